@@ -1,0 +1,241 @@
+import { serve, type ServerType } from '@hono/node-server'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import { Hono, type Context } from 'hono'
+import type { Logger } from 'pino'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import type { FastBlocksEnv } from './env.ts'
+import { renderer, type HeadAssets } from './render.ts'
+import { methodNotAllowedOrNotFound } from './routes.ts'
+import { loadSettings, type LoadSettingsOptions } from '../config/index.ts'
+import type { Settings } from '../config/types.ts'
+import { requestContext, createErrorHandler, createLogger } from '../request-context/index.ts'
+import { clientAddress, forwardedOrigin, parseTrustedProxies } from '../request-context/client-address.ts'
+import { bodyLimit, nodeServerLimits, requestTimeout } from '../limits/index.ts'
+import { securityHeaders, applySecurityHeaders } from '../security-headers/index.ts'
+import { session } from '../session/index.ts'
+import { csrfProtection } from '../csrf/index.ts'
+import { htmx } from '../htmx/index.ts'
+import { createTemplates, type TemplateRenderer } from '../templates/index.ts'
+import { frameworkAssets, serveStatic } from '../static/index.ts'
+
+export type { FastBlocksEnv, FastBlocksVariables } from './env.ts'
+export type { RenderOptions } from './render.ts'
+export { PIPELINE, type PipelineLayer } from './pipeline.ts'
+
+export interface CreateAppOptions extends Omit<LoadSettingsOptions, 'logger'> {
+  /** Where log lines go. Default standard output. */
+  logDestination?: import('pino').DestinationStream
+}
+
+export interface ListenOptions {
+  /** Port. Default `PORT` from the environment, else 8000. Use 0 for any free port. */
+  port?: number
+  /** Address to listen on. Default `HOST` from the environment, else 127.0.0.1. */
+  host?: string
+}
+
+export interface RunningServer {
+  /** Base URL such as `http://127.0.0.1:8000`. */
+  url: string
+  server: ServerType
+  /** Stops accepting connections and resolves when open ones have closed. */
+  close(): Promise<void>
+}
+
+/** A Hono application with the FastBlocks pipeline in front of its routes. */
+export class FastBlocks extends Hono<FastBlocksEnv> {
+  readonly settings: Settings
+  readonly logger: Logger
+  readonly templates: TemplateRenderer
+  readonly #csrf: ReturnType<typeof csrfProtection>
+
+  constructor(settings: Settings, logger: Logger) {
+    super({ strict: true })
+    this.settings = settings
+    this.logger = logger
+    const production = settings.env === 'production'
+    const showDetails = settings.env === 'development'
+
+    this.templates = createTemplates({
+      directory: join(settings.root, settings.templates.directory),
+      securityLevel: settings.templates.security_level,
+      strictUndefined: settings.templates.strict_undefined,
+      autoescape: settings.templates.autoescape,
+      reload: settings.templates.reload,
+    })
+    const assets = frameworkAssets({ htmxVersion: settings.app.htmx_version })
+    const headAssets: HeadAssets = { ...assets.assetUrls(), htmxConfig: assets.htmxConfig }
+
+    const errorOptions = {
+      showDetails,
+      renderPage: async (c: Context<FastBlocksEnv>, error: { status: number }) =>
+        this.#renderErrorPage(c, error.status),
+    }
+    const trusted = parseTrustedProxies(settings.app.trusted_proxies)
+    const configuredOrigin = settings.app.origin
+
+    // Layer 1: request context and error boundary.
+    this.use(
+      requestContext({
+        ...errorOptions,
+        logger,
+        resolveClientAddress: (c) => {
+          const peer = remoteAddressOf(c)
+          return clientAddress(peer, c.req.header('X-Forwarded-For'), trusted)
+        },
+        resolveOrigin: (c) =>
+          configuredOrigin ??
+          forwardedOrigin(remoteAddressOf(c), c.req.url, c.req.header(), trusted),
+        ensureSecurityHeaders: (headers) => applySecurityHeaders(headers),
+      }),
+    )
+    this.onError(createErrorHandler(errorOptions))
+    this.notFound((c) => methodNotAllowedOrNotFound(this, c))
+
+    // Layer 2: limits.
+    this.use(requestTimeout({ ms: settings.middleware.request_timeout }))
+    this.use(bodyLimit({ maxBytes: settings.middleware.body_limit }))
+
+    // Layer 3: security headers and the CSP nonce; then files that need nothing more.
+    this.use(
+      securityHeaders({
+        hsts: production,
+        hstsMaxAge: settings.middleware.hsts_max_age,
+        csp: settings.middleware.csp,
+        logger,
+      }),
+    )
+    this.use('/_fastblocks/*', assets.middleware)
+    this.use(
+      '/static/*',
+      serveStatic({
+        root: join(settings.root, 'public'),
+        prefix: '/static',
+        maxAge: production ? 3600 : 0,
+      }),
+    )
+
+    // Layer 4: rate limiting is per route: see `rateLimit()` in fastblocks/rate-limit.
+
+    // Layer 5: session.
+    this.use(
+      session({
+        secrets: [settings.app.session_secret, ...settings.app.session_previous_secrets],
+        cookieName: settings.app.session_cookie,
+        secure: production,
+        hostPrefix: production,
+        maxAge: settings.app.session_max_age,
+        idleTimeout: settings.app.session_idle_timeout,
+      }),
+    )
+
+    // Layer 6: CSRF.
+    this.#csrf = csrfProtection({
+      secret: settings.app.csrf_secret,
+      trustedOrigins: settings.app.trusted_origins,
+      logger,
+    })
+    this.use(this.#csrf.middleware)
+
+    // Layer 7: authentication guards are per route.
+
+    // Layers 8 and 9: htmx details, then rendering for the handlers.
+    this.use(htmx())
+    this.use(renderer(this.templates, headAssets))
+
+    logStartupChoices(settings, logger)
+  }
+
+  /**
+   * Turns CSRF protection off for one method and path, such as a webhook that another
+   * service signs. Logged at start-up with the reason.
+   */
+  csrfExempt(method: string, path: string, reason: string): this {
+    this.#csrf.exempt(method, path, reason)
+    return this
+  }
+
+  async #renderErrorPage(c: Context<FastBlocksEnv>, status: number): Promise<string | undefined> {
+    for (const name of [`errors/${status}.html`, 'errors/error.html']) {
+      if (await this.templates.exists(name)) {
+        return this.templates.render(name, { status, request_id: c.get('requestId') })
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * Starts the Node server with the header, request and keep-alive timeouts of the limits
+   * layer, and resolves once it listens.
+   */
+  listen(options: ListenOptions = {}): Promise<RunningServer> {
+    const port = options.port ?? Number(process.env.PORT ?? 8000)
+    const host = options.host ?? process.env.HOST ?? '127.0.0.1'
+    return new Promise((resolve, reject) => {
+      const server = serve(
+        {
+          fetch: this.fetch,
+          port,
+          hostname: host,
+          serverOptions: nodeServerLimits(this.settings.middleware),
+        },
+        (info: AddressInfo) => {
+          const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address
+          const url = `http://${shownHost}:${info.port}`
+          this.logger.info({ url, env: this.settings.env }, 'server listening')
+          resolve({
+            url,
+            server,
+            close: () =>
+              new Promise<void>((done) => {
+                server.close(() => done())
+                if ('closeIdleConnections' in server) server.closeIdleConnections()
+              }),
+          })
+        },
+      )
+      server.once('error', reject)
+    })
+  }
+}
+
+function remoteAddressOf(c: Context<FastBlocksEnv>): string {
+  // `app.request()` in tests runs without a socket.
+  if (!c.env) return '127.0.0.1'
+  return getConnInfo(c).remote.address ?? '127.0.0.1'
+}
+
+function logStartupChoices(settings: Settings, logger: Logger): void {
+  const templates = settings.templates
+  if (!templates.autoescape) {
+    logger.warn({ setting: 'autoescape' }, 'template autoescaping is turned off')
+  }
+  if (settings.env !== 'production') {
+    logger.info(
+      { env: settings.env },
+      'not in production: no HSTS, session cookie without Secure and __Host- prefix',
+    )
+  }
+}
+
+/**
+ * Loads `settings/*.yml` under `root`, validates them and builds the application with the
+ * whole security pipeline in front of its routes.
+ *
+ * @example
+ * ```ts
+ * const app = await createApp({ root: import.meta.dirname })
+ * app.get('/', (c) => c.render('index.html', { notes }, { block: 'notes' }))
+ * await app.listen()
+ * ```
+ */
+export async function createApp(options: CreateAppOptions): Promise<FastBlocks> {
+  const bootLogger = createLogger({ level: 'info', destination: options.logDestination })
+  const settings = await loadSettings({ ...options, logger: bootLogger })
+  const logger = createLogger({
+    level: settings.app.log_level,
+    destination: options.logDestination,
+  })
+  return new FastBlocks(settings, logger)
+}

@@ -1,0 +1,116 @@
+import type { Context } from 'hono'
+import nunjucks from 'nunjucks'
+import type { FastBlocksEnv } from './env.ts'
+
+/** Options of `c.render()`. */
+export interface RenderOptions {
+  /**
+   * Name of a block of the template. An htmx request that expects a fragment (not boosted,
+   * not a history restore) gets only this block; any other request gets the whole page.
+   */
+  block?: string
+  /** Render only `block`, whatever the request. Default false. */
+  blockOnly?: boolean
+  /** Response status. Default 200. */
+  status?: number
+}
+
+declare module 'hono' {
+  interface ContextRenderer {
+    (template: string, data?: Record<string, unknown>, options?: RenderOptions): Promise<Response>
+  }
+}
+
+/** The part of the template layer the renderer needs. */
+export interface PageRenderer {
+  render(name: string, context: Record<string, unknown>): Promise<string>
+  renderBlock(name: string, block: string, context: Record<string, unknown>): Promise<string>
+}
+
+/**
+ * Returns a value that templates print without escaping and that is computed only when a
+ * template prints it. Nunjucks copies the context object when a render starts, which would
+ * run property getters on every render; a lazy SafeString is copied as it is and builds its
+ * text on first use, so a page that prints no CSRF token creates no session.
+ */
+export function lazySafeString(build: () => string): nunjucks.runtime.SafeString {
+  let text: string | undefined
+  const value = Object.create(nunjucks.runtime.SafeString.prototype) as nunjucks.runtime.SafeString
+  const read = () => (text ??= build())
+  Object.defineProperties(value, {
+    val: { get: read },
+    length: { get: () => read().length },
+    toString: { value: read },
+    valueOf: { value: read },
+  })
+  return value
+}
+
+function escapeAttribute(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;')
+}
+
+export interface HeadAssets {
+  /** URL of the htmx script, with a version query. */
+  htmx: string
+  /** URL of the framework's client script, with a version query. */
+  fastblocks: string
+  /** JSON of the `htmx-config` meta element for the configured htmx version. */
+  htmxConfig: string
+}
+
+/**
+ * Builds the template variables the framework provides on every render. User data comes
+ * first so that it cannot replace them: a handler that passes `csrf_token` by mistake does
+ * not turn off the protection.
+ */
+export function templateContext(
+  c: Context<FastBlocksEnv>,
+  data: Record<string, unknown> | undefined,
+  assets: HeadAssets,
+): Record<string, unknown> {
+  const nonce = c.get('cspNonce')
+  let token: string | undefined
+  const csrfToken = () => (token ??= c.get('csrfToken')())
+
+  return {
+    ...data,
+    csp_nonce: nonce,
+    csrf_token: lazySafeString(
+      () => `<input type="hidden" name="csrf_token" value="${escapeAttribute(csrfToken())}">`,
+    ),
+    csrf_token_value: lazySafeString(() => escapeAttribute(csrfToken())),
+    fastblocks_head: lazySafeString(
+      () =>
+        `<meta name="csrf-token" content="${escapeAttribute(csrfToken())}">\n` +
+        `<meta name="htmx-config" content="${escapeAttribute(assets.htmxConfig)}">\n` +
+        `<script src="${escapeAttribute(assets.htmx)}" nonce="${nonce}"></script>\n` +
+        `<script src="${escapeAttribute(assets.fastblocks)}" nonce="${nonce}"></script>`,
+    ),
+    flash_messages: () => c.get('session').consumeFlash(),
+    request: {
+      path: c.req.path,
+      htmx: c.get('htmx'),
+    },
+  }
+}
+
+/**
+ * Creates the middleware of pipeline layer 9 that gives handlers `c.render(template, data,
+ * options)`. It renders the whole template, or one block of it for an htmx request that
+ * expects a fragment.
+ */
+export function renderer(templates: PageRenderer, assets: HeadAssets) {
+  return async (c: Context<FastBlocksEnv>, next: () => Promise<void>) => {
+    c.setRenderer(async (template, data, options) => {
+      const context = templateContext(c, data, assets)
+      const block = options?.block
+      const wantsBlock = block !== undefined && (options?.blockOnly || c.get('htmx').wantsFragment)
+      const html = wantsBlock
+        ? await templates.renderBlock(template, block, context)
+        : await templates.render(template, context)
+      return c.html(html, (options?.status ?? 200) as 200)
+    })
+    await next()
+  }
+}

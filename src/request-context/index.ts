@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto'
+import type { Context, MiddlewareHandler } from 'hono'
+import type { Logger } from 'pino'
+import type { FastBlocksEnv } from '../app/env.ts'
+import { NonCanonicalPathError, toFastBlocksError } from '../errors/index.ts'
+import { isCanonicalPath, rawPathOf } from './canonical-path.ts'
+import { errorResponse, type ErrorResponseOptions } from './error-response.ts'
+
+export { createLogger, type LoggerOptions } from './logger.ts'
+export { isCanonicalPath, rawPathOf } from './canonical-path.ts'
+export { errorResponse, publicMessage, type ErrorResponseOptions } from './error-response.ts'
+
+export interface RequestContextOptions extends ErrorResponseOptions {
+  /** Root logger; each request gets a child bound to its request id. */
+  logger: Logger
+  /** Returns the client address of a request after the trusted-proxy rules. */
+  resolveClientAddress: (c: Context<FastBlocksEnv>) => string
+  /** Returns the origin the app is served on for a request, such as `https://app.example`. */
+  resolveOrigin: (c: Context<FastBlocksEnv>) => string
+  /**
+   * Sets the baseline security headers on a response that left the pipeline without them,
+   * such as an error raised before the security headers layer ran.
+   */
+  ensureSecurityHeaders: (headers: Headers) => void
+}
+
+/**
+ * Creates the error handler shared by the request context layer and `app.onError`: it logs
+ * the error once (a warning with the reason for a 4xx, an error with the stack for a 5xx)
+ * and returns the error page or fragment.
+ */
+export function createErrorHandler(options: ErrorResponseOptions) {
+  return async (error: unknown, c: Context<FastBlocksEnv>): Promise<Response> => {
+    const failure = toFastBlocksError(error)
+    const logger = c.get('logger')
+    if (failure.status >= 500) {
+      logger?.error({ err: failure.cause ?? failure, code: failure.code }, 'request failed')
+    } else {
+      logger?.warn({ code: failure.code, reason: failure.message }, 'request rejected')
+    }
+    return errorResponse(c, failure, options)
+  }
+}
+
+/**
+ * Pipeline layer 1: the request context.
+ *
+ * Gives each request an id (sent back as `X-Request-Id`), a child logger, the client
+ * address and the app origin; rejects non-canonical paths before any router or guard sees
+ * them; turns every error into an error page or fragment; makes sure every response leaves
+ * with the baseline security headers; and logs one line per request.
+ *
+ * It is outermost so that errors of every inner layer, the 413 of the limits layer
+ * included, pass through one boundary.
+ */
+export function requestContext(options: RequestContextOptions): MiddlewareHandler<FastBlocksEnv> {
+  const handleError = createErrorHandler(options)
+
+  return async (c, next) => {
+    const started = performance.now()
+    const requestId = randomUUID()
+    const logger = options.logger.child({ requestId })
+    c.set('requestId', requestId)
+    c.set('logger', logger)
+    c.set('clientAddress', options.resolveClientAddress(c))
+    c.set('appOrigin', options.resolveOrigin(c))
+
+    try {
+      // Router and guards match the decoded path; a path that a normaliser would change
+      // could pass a guard and still reach the guarded handler, so it stops here.
+      if (!isCanonicalPath(rawPathOf(c.req.url))) throw new NonCanonicalPathError()
+      await next()
+    } catch (error) {
+      c.res = await handleError(error, c)
+    }
+
+    // Responses made with Response.redirect() or fetch() have immutable headers.
+    try {
+      c.res.headers.set('X-Request-Id', requestId)
+    } catch {
+      c.res = new Response(c.res.body, c.res)
+      c.res.headers.set('X-Request-Id', requestId)
+    }
+    options.ensureSecurityHeaders(c.res.headers)
+
+    logger.info(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        client: c.get('clientAddress'),
+      },
+      'request',
+    )
+  }
+}

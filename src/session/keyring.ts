@@ -1,0 +1,106 @@
+import { createHash, hkdfSync, webcrypto } from 'node:crypto'
+import { WeakSecretError } from '../errors/index.ts'
+
+/** Minimum length of a session secret, in UTF-8 bytes. */
+export const MIN_SECRET_BYTES = 32
+
+// HKDF-SHA256 parameters. The info label binds the derived keys to this use, so the same
+// secret used elsewhere yields an unrelated key. Changing either value invalidates every
+// cookie sealed before the change.
+const HKDF_INFO = 'fastblocks session v1'
+const HKDF_SALT = new Uint8Array(0)
+const KEY_BYTES = 32
+
+// Bytes of SHA-256(key) that form the key id: 8 bytes (11 base64url characters) keep the
+// chance of two keys in one ring sharing an id negligible.
+const KEY_ID_BYTES = 8
+
+/** One AES-256-GCM sealing key and the id that names it in the JWE `kid` header. */
+export interface SessionKey {
+  /** Base64url of the first bytes of SHA-256 of the derived key. Reveals nothing about the secret. */
+  readonly kid: string
+  /** Non-extractable AES-GCM key, usable for `encrypt` and `decrypt`. */
+  readonly key: webcrypto.CryptoKey
+}
+
+/** Session keys, newest first. New cookies are sealed with `current`; every key can unseal. */
+export interface Keyring {
+  readonly current: SessionKey
+  /** Every key of the ring, `current` included, by key id. */
+  readonly keys: ReadonlyMap<string, SessionKey>
+}
+
+/**
+ * Derives the session keyring from secrets, newest first.
+ *
+ * Each secret goes through HKDF-SHA256 (empty salt, info `fastblocks session v1`) to a
+ * 256-bit AES-GCM key. The first secret seals new cookies. The others only unseal cookies
+ * sealed before a rotation, which the session middleware then seals again with the first.
+ * A secret listed twice counts once.
+ *
+ * Derivation runs once, so call this at start-up and not per request.
+ *
+ * @param secrets - At least one secret of at least 32 bytes each, newest first.
+ * @throws WeakSecretError when the list is empty or a secret is shorter than 32 bytes.
+ *
+ * @example
+ * ```ts
+ * const keyring = await createKeyring([settings.app.session_secret, ...settings.app.session_previous_secrets])
+ * ```
+ */
+export async function createKeyring(secrets: readonly string[]): Promise<Keyring> {
+  validateSecrets(secrets)
+
+  const keys = new Map<string, SessionKey>()
+  let current: SessionKey | undefined
+  for (const secret of secrets) {
+    const sessionKey = await deriveSessionKey(secret)
+    current ??= sessionKey
+    if (!keys.has(sessionKey.kid)) keys.set(sessionKey.kid, sessionKey)
+  }
+
+  // The loop ran at least once because validateSecrets rejects an empty list.
+  return { current: current as SessionKey, keys }
+}
+
+/**
+ * Checks session secrets without deriving keys, so a factory can reject a bad
+ * configuration synchronously.
+ *
+ * @throws WeakSecretError naming the setting (`session_secret` for the first secret,
+ *   `session_previous_secrets[i]` for the others) when the list is empty or a secret is
+ *   shorter than 32 bytes.
+ */
+export function validateSecrets(secrets: readonly string[]): void {
+  if (secrets.length === 0) {
+    throw new WeakSecretError(
+      'session_secret',
+      'No session secret configured: set session_secret to a random string of at least ' +
+        `${MIN_SECRET_BYTES} bytes, for example the output of \`openssl rand -base64 48\``,
+    )
+  }
+  for (const [index, secret] of secrets.entries()) validateSecret(secret, index)
+}
+
+function validateSecret(secret: string, index: number): void {
+  const setting = index === 0 ? 'session_secret' : `session_previous_secrets[${index - 1}]`
+  const length = typeof secret === 'string' ? Buffer.byteLength(secret, 'utf8') : 0
+  if (length < MIN_SECRET_BYTES) {
+    throw new WeakSecretError(
+      setting,
+      `${setting} is ${length} bytes long, under the minimum of ${MIN_SECRET_BYTES} bytes: ` +
+        'generate one with `openssl rand -base64 48`',
+    )
+  }
+}
+
+async function deriveSessionKey(secret: string): Promise<SessionKey> {
+  const raw = new Uint8Array(hkdfSync('sha256', secret, HKDF_SALT, HKDF_INFO, KEY_BYTES))
+  const kid = createHash('sha256').update(raw).digest().subarray(0, KEY_ID_BYTES).toString('base64url')
+
+  // A non-extractable CryptoKey keeps the key bytes out of reach of a logged or inspected
+  // object, and jose uses it without importing the key again on each call.
+  const key = await webcrypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt'])
+  raw.fill(0)
+  return { kid, key }
+}
