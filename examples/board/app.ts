@@ -82,6 +82,14 @@ export async function createBoard(options: BoardOptions = {}): Promise<Board> {
     c.render('index.html', await boardData(c), { block: 'counter', blockOnly: true }),
   )
 
+  // Forgetting the visitor starts a new session: a new CSRF seed, so every token issued
+  // before is void, and htmx picks up the new one from the response.
+  app.post('/forget', async (c) => {
+    c.var.session.regenerate()
+    c.var.session.set('visits', 0)
+    return c.render('index.html', await boardData(c), { block: 'counter', blockOnly: true })
+  })
+
   // Preferences are JSON. A body with any other type is rejected, never parsed as JSON.
   app.post('/api/prefs', async (c) => {
     const type = c.req.header('Content-Type') ?? ''

@@ -7,12 +7,13 @@ import type { AddressInfo } from 'node:net'
 import type { FastBlocksEnv } from './env.ts'
 import { renderer, type HeadAssets } from './render.ts'
 import { methodNotAllowedOrNotFound } from './routes.ts'
+import { NotFoundError } from '../errors/index.ts'
 import { loadSettings, type LoadSettingsOptions } from '../config/index.ts'
 import type { Settings } from '../config/types.ts'
 import { requestContext, createErrorHandler, createLogger } from '../request-context/index.ts'
 import { clientAddress, forwardedOrigin, parseTrustedProxies } from '../request-context/client-address.ts'
 import { bodyLimit, nodeServerLimits, requestTimeout } from '../limits/index.ts'
-import { securityHeaders, applySecurityHeaders } from '../security-headers/index.ts'
+import { SecurityHeaderPolicy, securityHeaders } from '../security-headers/index.ts'
 import { session } from '../session/index.ts'
 import { csrfProtection } from '../csrf/index.ts'
 import { htmx } from '../htmx/index.ts'
@@ -74,6 +75,18 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
     }
     const trusted = parseTrustedProxies(settings.app.trusted_proxies)
     const configuredOrigin = settings.app.origin
+    // One policy for layer 3 and for responses that leave before layer 3 ran.
+    const headerPolicy = new SecurityHeaderPolicy({
+      hsts: production,
+      hstsMaxAge: settings.middleware.hsts_max_age,
+      csp: settings.middleware.csp,
+      logger,
+    })
+    const staticFiles = serveStatic({
+      root: join(settings.root, 'public'),
+      prefix: '/static',
+      maxAge: production ? 3600 : 0,
+    })
 
     // Layer 1: request context and error boundary.
     this.use(
@@ -87,34 +100,30 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
         resolveOrigin: (c) =>
           configuredOrigin ??
           forwardedOrigin(remoteAddressOf(c), c.req.url, c.req.header(), trusted),
-        ensureSecurityHeaders: (headers) => applySecurityHeaders(headers),
+        ensureSecurityHeaders: (headers) => headerPolicy.ensure(headers),
       }),
     )
     this.onError(createErrorHandler(errorOptions))
-    this.notFound((c) => methodNotAllowedOrNotFound(this, c))
+    // Static files are served where no route matched, so that guards the application mounts
+    // on `/static/...` (which need the session) run before a file is sent.
+    this.notFound(async (c) => {
+      if (c.req.path.startsWith('/static/') && (c.req.method === 'GET' || c.req.method === 'HEAD')) {
+        const response = await staticFiles(c, async () => {
+          throw new NotFoundError()
+        })
+        if (response) return response
+      }
+      return methodNotAllowedOrNotFound(this, c)
+    })
 
     // Layer 2: limits.
     this.use(requestTimeout({ ms: settings.middleware.request_timeout }))
     this.use(bodyLimit({ maxBytes: settings.middleware.body_limit }))
 
-    // Layer 3: security headers and the CSP nonce; then files that need nothing more.
-    this.use(
-      securityHeaders({
-        hsts: production,
-        hstsMaxAge: settings.middleware.hsts_max_age,
-        csp: settings.middleware.csp,
-        logger,
-      }),
-    )
+    // Layer 3: security headers and the CSP nonce; then the framework's own scripts, which
+    // need no session.
+    this.use(securityHeaders(headerPolicy))
     this.use('/_fastblocks/*', assets.middleware)
-    this.use(
-      '/static/*',
-      serveStatic({
-        root: join(settings.root, 'public'),
-        prefix: '/static',
-        maxAge: production ? 3600 : 0,
-      }),
-    )
 
     // Layer 4: rate limiting is per route: see `rateLimit()` in fastblocks/rate-limit.
 
@@ -159,7 +168,7 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
   async #renderErrorPage(c: Context<FastBlocksEnv>, status: number): Promise<string | undefined> {
     for (const name of [`errors/${status}.html`, 'errors/error.html']) {
       if (await this.templates.exists(name)) {
-        return this.templates.render(name, { status, request_id: c.get('requestId') })
+        return this.templates.render(name, errorTemplateContext(c, status))
       }
     }
     return undefined
@@ -197,6 +206,24 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
       )
       server.once('error', reject)
     })
+  }
+}
+
+/**
+ * Returns the variables of an error page. The page gets the names a layout expects, but no
+ * scripts, token or flash messages: the error may come from a layer before the session, and
+ * an error page needs no htmx.
+ */
+function errorTemplateContext(c: Context<FastBlocksEnv>, status: number): Record<string, unknown> {
+  return {
+    status,
+    request_id: c.get('requestId'),
+    csp_nonce: c.get('cspNonce') ?? '',
+    csrf_token: '',
+    csrf_token_value: '',
+    fastblocks_head: '',
+    flash_messages: () => [],
+    request: { path: c.req.path, htmx: c.get('htmx') },
   }
 }
 

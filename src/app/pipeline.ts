@@ -7,8 +7,9 @@
  * 2. limits: reject an oversized or slow body before any layer spends work on it.
  * 3. security headers and the CSP nonce: set on every response that gets this far, and
  *    the nonce must exist before anything renders.
- *    Static files and the framework's own scripts are served right after this layer: they
- *    need the headers but no session, CSRF token or rate-limit point.
+ *    The framework's own scripts are served right after this layer: they need the headers
+ *    but no session. Files under `/static/` are served where no route matched, after every
+ *    layer, so that a guard on `/static/admin/*` runs first.
  * 4. rate limiting: policies per route, before the session so that a flood costs no
  *    decryption.
  * 5. session: the CSRF token is bound to it and handlers read it.

@@ -27,7 +27,10 @@ export interface AppSettings {
   origin: string | undefined
   /** Other origins allowed to send unsafe requests, such as `https://admin.app.example`. */
   trusted_origins: string[]
-  /** Addresses or CIDR ranges of proxies whose `X-Forwarded-*` headers are believed. Default none. */
+  /**
+   * Addresses or CIDR ranges of proxies whose `X-Forwarded-*` headers are believed, or the
+   * names `loopback`, `linklocal` and `uniquelocal`. Default none.
+   */
   trusted_proxies: string[]
   /** Secret for CSRF tokens, at least 32 bytes. */
   csrf_secret: string

@@ -15,7 +15,7 @@ import { CsrfTokens, createTokenKey } from './token.ts'
 export { SEED_KEY, MASKED_TOKEN_LENGTH } from './token.ts'
 
 export interface CsrfOptions {
-  /** HMAC key of the tokens (`csrf_secret`): at least 32 bytes. */
+  /** HMAC key of the tokens (`csrf_secret`), at least 32 bytes. */
   secret: string
   /**
    * Origins besides `c.var.appOrigin` that may send unsafe requests, such as
@@ -31,7 +31,7 @@ export interface CsrfOptions {
 }
 
 export interface CsrfProtection {
-  /** Pipeline layer 6; it needs `c.var.session`, `c.var.appOrigin` and `c.var.logger`. */
+  /** Pipeline layer 6. It needs `c.var.session`, `c.var.appOrigin` and `c.var.logger`. */
   middleware: MiddlewareHandler<FastBlocksEnv>
   /**
    * Turns off every CSRF check, the Sec-Fetch-Site and Origin checks included, for one exact
@@ -102,7 +102,7 @@ export function csrfProtection(options: CsrfOptions): CsrfProtection {
   const exemptions = new Set<string>()
 
   const readSubmittedToken = async (c: Context<FastBlocksEnv>): Promise<string | undefined> => {
-    // The header costs nothing to read, and htmx requests always carry it.
+    // The header costs nothing to read, and the client script sends it with every htmx request.
     const header = c.req.header(headerName)
     if (header !== undefined) return header
 
@@ -111,13 +111,15 @@ export function csrfProtection(options: CsrfOptions): CsrfProtection {
     const mediaType = c.req.header('Content-Type')?.split(';')[0]?.trim().toLowerCase()
     if (mediaType === undefined || !FORM_MEDIA_TYPES.has(mediaType)) return undefined
 
-    let body: Awaited<ReturnType<typeof c.req.parseBody>>
+    let body: Record<string, unknown>
     try {
       body = await c.req.parseBody({ all: true })
     } catch (error) {
       reject(c, 'malformed form body', new BadRequestError('Malformed form body', { cause: error }))
     }
-    // A repeated field (an array) or a file is not a token.
+    // A repeated field (an array) or a file is not a token. The body object has a null
+    // prototype and formField comes from the set-up options, so the lookup is safe.
+    // eslint-disable-next-line security/detect-object-injection
     const field = body[formField]
     return typeof field === 'string' ? field : undefined
   }
@@ -135,8 +137,8 @@ export function csrfProtection(options: CsrfOptions): CsrfProtection {
     if (sourceFailure !== undefined) reject(c, sourceFailure, new CsrfOriginError())
 
     // An htmx client whose token went stale gets a fresh one with the 403, so its next
-    // request can pass. Only a session that already has a seed gets one: a new seed would
-    // not be stored, because the error skips the rest of the pipeline.
+    // request can pass. Only a session that already has a seed gets one, because a seed
+    // created here is lost if the session layer does not save a session after an error.
     const recovery = (): Record<string, string> =>
       c.req.header('HX-Request') === 'true' && tokens.hasSeed()
         ? { [headerName]: tokens.issue() }
@@ -209,11 +211,11 @@ function exemptionKey(method: string, path: string): string {
   return `${method} ${path}`
 }
 
-/** Logs the rejection once, with the reason and never the token, and raises the error. */
+/**
+ * Raises the error with the reason for its log line. The error boundary logs it once, and
+ * never the token.
+ */
 function reject(c: Context<FastBlocksEnv>, reason: string, error: FastBlocksError): never {
-  c.var.logger.warn(
-    { layer: 'csrf', reason, code: error.code, method: c.req.method, path: c.req.path },
-    `CSRF check failed: ${reason}`,
-  )
+  Object.assign(error.details, { layer: 'csrf', reason, method: c.req.method, path: c.req.path })
   throw error
 }

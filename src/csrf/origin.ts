@@ -1,6 +1,6 @@
 import { InvalidSettingsError } from '../errors/index.ts'
 
-/** Why a request's source was rejected, as written to the log. */
+/** Reason a request's source was rejected, as written to the log. */
 export type OriginFailure =
   | 'cross-site request'
   | 'missing origin'
@@ -9,7 +9,7 @@ export type OriginFailure =
   | 'invalid referer'
   | 'untrusted origin'
 
-/** Request headers the source check reads, lower-cased as the Fetch standard stores them. */
+/** Request headers the source check reads, each undefined when absent. */
 export interface SourceHeaders {
   secFetchSite: string | undefined
   origin: string | undefined
@@ -70,7 +70,7 @@ export function checkSource(
   headers: SourceHeaders,
   isAllowed: (origin: string) => boolean,
 ): OriginFailure | undefined {
-  // A browser that sends Fetch Metadata says outright that another site made the request.
+  // A browser that sends Fetch Metadata states that another site made the request.
   // `same-site` is not enough to pass: another port or subdomain is same-site but cross-origin.
   if (headers.secFetchSite === 'cross-site') return 'cross-site request'
 
@@ -84,7 +84,7 @@ export function checkSource(
     return isAllowed(origin) ? undefined : 'untrusted origin'
   }
 
-  // Older browsers omit Origin on same-origin form posts, so the Referer's origin stands in.
+  // Older browsers omit Origin on same-origin form posts, so the Referer's origin is used instead.
   if (headers.referer !== undefined) {
     const origin = originOf(headers.referer)
     if (origin === undefined) return 'invalid referer'

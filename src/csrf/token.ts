@@ -8,12 +8,12 @@ export const SEED_KEY = '_csrf'
 const SEED_BYTES = 32
 const TOKEN_BYTES = 32
 
-/** Length of a masked token: base64url without padding of pad (32 bytes) || masked value (32 bytes). */
-export const MASKED_TOKEN_LENGTH = Math.ceil(((2 * TOKEN_BYTES) / 3) * 4)
+/** Length of a masked token: pad (32 bytes) || masked value (32 bytes) in unpadded base64url. */
+export const MASKED_TOKEN_LENGTH = 86
 
-const MASKED_TOKEN_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${MASKED_TOKEN_LENGTH}}$`)
+const MASKED_TOKEN_PATTERN = /^[A-Za-z0-9_-]{86}$/
 
-/** Why a submitted token was rejected, as written to the log. */
+/** Reason a submitted token was rejected, as written to the log. */
 export type TokenFailure = 'no seed in session' | 'malformed token' | 'token mismatch'
 
 /**
@@ -28,7 +28,7 @@ export type TokenFailure = 'no seed in session' | 'malformed token' | 'token mis
 export class CsrfTokens {
   readonly #key: KeyObject
   readonly #session: Session
-  /** HMAC of the seed it was computed for, so one request computes it at most once per seed. */
+  /** Last HMAC computed and its seed, reused within the request until the seed changes. */
   #cached: { seed: string; value: Buffer } | undefined
 
   constructor(key: KeyObject, session: Session) {
@@ -36,7 +36,7 @@ export class CsrfTokens {
     this.#session = session
   }
 
-  /** True when the session already holds a seed, so tokens were handed out before. */
+  /** True when the session already contains a seed, so tokens were handed out before. */
   hasSeed(): boolean {
     return typeof this.#session.get(SEED_KEY) === 'string'
   }
@@ -88,9 +88,7 @@ export function createTokenKey(secret: string): KeyObject {
 /** Masks a token value: random pad || (pad XOR value), base64url. */
 export function maskToken(value: Buffer): string {
   const pad = randomBytes(TOKEN_BYTES)
-  const masked = Buffer.alloc(TOKEN_BYTES)
-  for (let i = 0; i < TOKEN_BYTES; i++) masked[i] = pad[i]! ^ value[i]!
-  return Buffer.concat([pad, masked]).toString('base64url')
+  return Buffer.concat([pad, xor(pad, value)]).toString('base64url')
 }
 
 /**
@@ -104,7 +102,10 @@ export function unmaskToken(token: string): Buffer | undefined {
   const bytes = Buffer.from(token, 'base64url')
   if (bytes.length !== 2 * TOKEN_BYTES) return undefined
 
-  const value = Buffer.alloc(TOKEN_BYTES)
-  for (let i = 0; i < TOKEN_BYTES; i++) value[i] = bytes[i]! ^ bytes[TOKEN_BYTES + i]!
-  return value
+  return xor(bytes.subarray(0, TOKEN_BYTES), bytes.subarray(TOKEN_BYTES))
+}
+
+/** XORs two buffers of the same length into a new buffer. */
+function xor(left: Buffer, right: Buffer): Buffer {
+  return Buffer.from(left.map((byte, index) => byte ^ right.readUInt8(index)))
 }

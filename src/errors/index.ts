@@ -31,6 +31,11 @@ export interface FastBlocksErrorOptions {
   cause?: unknown
   /** Headers to send with the error response, such as `Retry-After` or `Allow`. */
   headers?: Record<string, string>
+  /**
+   * Facts for the log line of the rejection, such as the layer and the reason. Logged once by
+   * the error boundary, never sent to the client; never put a secret, token or cookie here.
+   */
+  details?: Record<string, unknown>
 }
 
 /** Base class of every error the framework raises on purpose. */
@@ -39,6 +44,7 @@ export class FastBlocksError extends Error {
   readonly status: number
   readonly expose: boolean
   readonly headers: Record<string, string>
+  readonly details: Record<string, unknown>
 
   constructor(
     code: ErrorCode,
@@ -53,6 +59,7 @@ export class FastBlocksError extends Error {
     this.status = status
     this.expose = expose
     this.headers = options.headers ?? {}
+    this.details = options.details ?? {}
   }
 }
 

@@ -30,22 +30,31 @@ interface Subnet {
  * Named ranges, with the names Express's `trust proxy` setting uses (from proxy-addr):
  * loopback, link-local and unique-local (private) addresses.
  */
-const NAMED_RANGES: Record<string, Subnet[]> = {
-  loopback: [
-    { family: 'ipv4', network: '127.0.0.0', prefix: 8 },
-    { family: 'ipv6', network: '::1', prefix: 128 },
+const NAMED_RANGES = new Map<string, Subnet[]>([
+  [
+    'loopback',
+    [
+      { family: 'ipv4', network: '127.0.0.0', prefix: 8 },
+      { family: 'ipv6', network: '::1', prefix: 128 },
+    ],
   ],
-  linklocal: [
-    { family: 'ipv4', network: '169.254.0.0', prefix: 16 },
-    { family: 'ipv6', network: 'fe80::', prefix: 10 },
+  [
+    'linklocal',
+    [
+      { family: 'ipv4', network: '169.254.0.0', prefix: 16 },
+      { family: 'ipv6', network: 'fe80::', prefix: 10 },
+    ],
   ],
-  uniquelocal: [
-    { family: 'ipv4', network: '10.0.0.0', prefix: 8 },
-    { family: 'ipv4', network: '172.16.0.0', prefix: 12 },
-    { family: 'ipv4', network: '192.168.0.0', prefix: 16 },
-    { family: 'ipv6', network: 'fc00::', prefix: 7 },
+  [
+    'uniquelocal',
+    [
+      { family: 'ipv4', network: '10.0.0.0', prefix: 8 },
+      { family: 'ipv4', network: '172.16.0.0', prefix: 12 },
+      { family: 'ipv4', network: '192.168.0.0', prefix: 16 },
+      { family: 'ipv6', network: 'fc00::', prefix: 7 },
+    ],
   ],
-}
+])
 
 /**
  * Parses one `trusted_proxies` entry: an IPv4 or IPv6 address, a CIDR range such as
@@ -57,7 +66,7 @@ const NAMED_RANGES: Record<string, Subnet[]> = {
  */
 export function parseTrustedProxyEntry(entry: string): Subnet[] | string {
   const text = entry.trim()
-  const named = Object.hasOwn(NAMED_RANGES, text) ? NAMED_RANGES[text] : undefined
+  const named = NAMED_RANGES.get(text)
   if (named !== undefined) return named
 
   const slash = text.indexOf('/')
@@ -66,8 +75,7 @@ export function parseTrustedProxyEntry(entry: string): Subnet[] | string {
   if (hextets === undefined) {
     return 'is not an IP address, a CIDR range or one of loopback, linklocal, uniquelocal'
   }
-  const mapped = isIPv4Mapped(hextets)
-  const family = addressPart.includes(':') && !mapped ? 'ipv6' : 'ipv4'
+  const family = isIPv4Mapped(hextets) ? 'ipv4' : 'ipv6'
   const bits = family === 'ipv4' ? 32 : 128
 
   if (slash === -1) return [{ family, network: formatAddress(hextets), prefix: bits }]
@@ -76,9 +84,10 @@ export function parseTrustedProxyEntry(entry: string): Subnet[] | string {
   if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText)) {
     return `has an invalid prefix length "/${prefixText}"; use a number from 1 to ${bits}`
   }
+
   // An IPv4-mapped IPv6 range such as ::ffff:10.0.0.0/104 covers IPv4 addresses only.
   let prefix = Number(prefixText)
-  if (mapped) {
+  if (family === 'ipv4' && addressPart.includes(':')) {
     if (prefix < 96) return 'mixes IPv4-mapped and other IPv6 addresses; list them apart'
     prefix -= 96
   }
@@ -89,7 +98,8 @@ export function parseTrustedProxyEntry(entry: string): Subnet[] | string {
     return 'trusts every address, so any client could forge X-Forwarded-For; list the proxies'
   }
 
-  const network = maskAddress(hextets, mapped ? prefix + 96 : prefix)
+  // IPv4 addresses are held as their IPv4-mapped form, 96 bits into the groups.
+  const network = maskAddress(hextets, family === 'ipv4' ? prefix + 96 : prefix)
   if (!sameHextets(network, hextets)) {
     return `has host bits set; did you mean ${formatAddress(network)}/${prefix}?`
   }
@@ -162,7 +172,7 @@ export function clientAddress(
   let candidate = peer
   const entries = forwardedFor.split(',')
   for (let index = entries.length - 1; index >= 0; index--) {
-    const entry = normalizeForwardedEntry(entries[index] ?? '')
+    const entry = normalizeForwardedEntry(entries.at(index) ?? '')
 
     // Malformed entry: nothing left of it can be attributed to a known hop.
     if (entry === undefined) return candidate
@@ -207,6 +217,44 @@ export function forwardedHost(
 }
 
 /**
+ * Returns the origin a request was sent to, such as `https://app.example`: the scheme and
+ * host of the request URL, replaced by `X-Forwarded-Proto` and `X-Forwarded-Host` when the
+ * peer is a trusted proxy and the values are valid. Default ports are dropped.
+ *
+ * @param headers request headers by name, as Hono's `c.req.header()` returns them.
+ * @example
+ * forwardedOrigin(peer, c.req.url, c.req.header(), trusted) // 'https://app.example'
+ */
+export function forwardedOrigin(
+  remoteAddress: string,
+  requestUrl: string,
+  headers: Record<string, string | undefined>,
+  trusted: TrustedProxies,
+): string {
+  const url = new URL(requestUrl)
+  if (trusted.none) return url.origin
+
+  const proto = forwardedProto(remoteAddress, headerValue(headers, 'x-forwarded-proto'), trusted)
+  const host = forwardedHost(remoteAddress, headerValue(headers, 'x-forwarded-host'), trusted)
+  if (proto === undefined && host === undefined) return url.origin
+  try {
+    return new URL(`${proto ?? url.protocol.slice(0, -1)}://${host ?? url.host}`).origin
+  } catch {
+    return url.origin
+  }
+}
+
+function headerValue(
+  headers: Record<string, string | undefined>,
+  name: string,
+): string | undefined {
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === name) return value
+  }
+  return undefined
+}
+
+/**
  * Returns the key that groups a client for rate limiting: an IPv4 address as is, and an
  * IPv6 address by its /64 network (as `2001:db8:1:2::/64`), because one subscriber usually
  * gets a whole /64 and can rotate addresses inside it at will. IPv4-mapped IPv6 addresses
@@ -219,7 +267,7 @@ export function forwardedHost(
 export function rateLimitKey(address: string): string {
   const hextets = parseAddress(stripZone(address.trim()))
   if (hextets === undefined) return address
-  if (isIPv4Mapped(hextets) || isIPv4(address.trim())) return formatAddress(hextets)
+  if (isIPv4Mapped(hextets)) return formatAddress(hextets)
   return `${formatAddress(maskAddress(hextets, 64))}/64`
 }
 
@@ -235,11 +283,27 @@ export function normalizeAddress(address: string): string | undefined {
 /** Accepts the forms proxies write: `a.b.c.d`, `a.b.c.d:port`, an IPv6 address, `[v6]:port`. */
 function normalizeForwardedEntry(raw: string): string | undefined {
   const entry = raw.trim()
-  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(entry)
-  if (bracketed !== null) return normalizeAddress(bracketed[1] ?? '')
-  const withPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(entry)
-  if (withPort !== null) return normalizeAddress(withPort[1] ?? '')
+  if (entry.startsWith('[')) {
+    const close = entry.indexOf(']')
+    if (close === -1 || !isPortSuffix(entry.slice(close + 1))) return undefined
+    return normalizeAddress(entry.slice(1, close))
+  }
+
+  // One colon: IPv4 with a port. More than one: an IPv6 address without brackets.
+  const colon = entry.indexOf(':')
+  if (colon !== -1 && colon === entry.lastIndexOf(':')) {
+    const address = entry.slice(0, colon)
+    if (!isIPv4(address) || !isPortSuffix(entry.slice(colon))) return undefined
+    return normalizeAddress(address)
+  }
   return normalizeAddress(entry)
+}
+
+/** True for an empty string or `:` followed by a port number. */
+function isPortSuffix(text: string): boolean {
+  if (text === '') return true
+  if (!/^:\d{1,5}$/.test(text)) return false
+  return Number(text.slice(1)) <= 65535
 }
 
 function firstListValue(header: string): string {
@@ -247,17 +311,25 @@ function firstListValue(header: string): string {
   return (comma === -1 ? header : header.slice(0, comma)).trim()
 }
 
-const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/
+/** Checks one DNS label. Underscores are allowed because some internal host names use them. */
+function isHostLabel(label: string): boolean {
+  return /^[a-z0-9_-]{1,63}$/.test(label) && !label.startsWith('-') && !label.endsWith('-')
+}
 
 function isValidHost(value: string): boolean {
   let host = value
-  const port = /:(\d{1,5})$/.exec(value)
-  if (port !== null) {
-    if (Number(port[1]) > 65535) return false
-    host = value.slice(0, port.index)
+  const colon = value.lastIndexOf(':')
+  if (colon !== -1 && !value.endsWith(']')) {
+    if (!isPortSuffix(value.slice(colon))) return false
+    host = value.slice(0, colon)
   }
   if (host.startsWith('[') && host.endsWith(']')) return isIPv6(host.slice(1, -1))
-  return isIPv4(host) || HOST_NAME.test(host)
+  if (isIPv4(host)) return true
+
+  // A host name: labels separated by dots, with an optional trailing dot.
+  const name = host.endsWith('.') ? host.slice(0, -1) : host
+  if (name.length === 0 || name.length > 253) return false
+  return name.split('.').every(isHostLabel)
 }
 
 function stripZone(address: string): string {
@@ -308,7 +380,7 @@ function maskAddress(hextets: number[], prefix: number): number[] {
 }
 
 function sameHextets(left: number[], right: number[]): boolean {
-  return left.every((group, index) => group === right[index])
+  return left.every((group, index) => group === right.at(index))
 }
 
 /** Formats eight groups as IPv4 when IPv4-mapped, otherwise as RFC 5952 IPv6 text. */

@@ -25,18 +25,25 @@ export interface RequestContextOptions extends ErrorResponseOptions {
 }
 
 /**
- * Creates the error handler shared by the request context layer and `app.onError`: it logs
- * the error once (a warning with the reason for a 4xx, an error with the stack for a 5xx)
- * and returns the error page or fragment.
+ * Creates the error handler shared by the request context layer and `app.onError`. It is the
+ * one place that logs a rejection: a warning with the code, the message and the error's
+ * `details` (layer, reason) for a 4xx, an error with the stack for a 5xx. It then returns the
+ * error page or fragment.
  */
 export function createErrorHandler(options: ErrorResponseOptions) {
   return async (error: unknown, c: Context<FastBlocksEnv>): Promise<Response> => {
     const failure = toFastBlocksError(error)
     const logger = c.get('logger')
     if (failure.status >= 500) {
-      logger?.error({ err: failure.cause ?? failure, code: failure.code }, 'request failed')
+      logger?.error(
+        { ...failure.details, err: failure.cause ?? failure, code: failure.code },
+        'request failed',
+      )
     } else {
-      logger?.warn({ code: failure.code, reason: failure.message }, 'request rejected')
+      logger?.warn(
+        { ...failure.details, code: failure.code, message: failure.message },
+        'request rejected',
+      )
     }
     return errorResponse(c, failure, options)
   }

@@ -9,7 +9,7 @@ import { InvalidSettingsError } from '../errors/index.ts'
 /** Extra sources per directive, such as `{ 'img-src': ['https://cdn.example'] }`. */
 export type CspSources = Record<string, string[]>
 
-/** A source that the browser would accept only through an `unsafe-*` keyword. */
+/** An `unsafe-*` keyword found in a script or style directive. */
 export interface UnsafeSource {
   directive: string
   source: string
@@ -67,7 +67,12 @@ const NAVIGATION_DIRECTIVES = new Set(['base-uri', 'form-action', 'frame-ancesto
 const NONCE_DIRECTIVES = new Set(['script-src', 'script-src-elem', 'style-src', 'style-src-elem'])
 
 /** Directives that decide whether scripts run, where an `unsafe-*` keyword voids the nonce. */
-const SCRIPT_DIRECTIVES = new Set(['default-src', 'script-src', 'script-src-elem', 'script-src-attr'])
+const SCRIPT_DIRECTIVES = new Set([
+  'default-src',
+  'script-src',
+  'script-src-elem',
+  'script-src-attr',
+])
 
 const KEYWORD_SOURCE =
   /^'(?:self|none|strict-dynamic|report-sample|unsafe-inline|unsafe-eval|unsafe-hashes|wasm-unsafe-eval|inline-speculation-rules)'$/
@@ -75,7 +80,7 @@ const HASH_SOURCE = /^'sha(?:256|384|512)-[A-Za-z0-9+/_-]+={0,2}'$/
 const NONCE_SOURCE = /^'nonce-/i
 const SCHEME_SOURCE = /^[A-Za-z][A-Za-z0-9+.-]*:$/
 const SCHEME_PREFIX = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
-const HOST = /^(?:\*|(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)$/
+const HOST_LABEL = /^[A-Za-z0-9-]+$/
 const PORT = /^(?:[0-9]{1,5}|\*)$/
 // Path characters of a URL, without ";" and ",", which separate directives and policies.
 const PATH = /^\/[A-Za-z0-9\-._~%!$&'()*+=:@/]*$/
@@ -101,7 +106,14 @@ function isHostSource(source: string): boolean {
   const host = colon === -1 ? hostAndPort : hostAndPort.slice(0, colon)
   const port = colon === -1 ? undefined : hostAndPort.slice(colon + 1)
   if (port !== undefined && !PORT.test(port)) return false
-  return HOST.test(host)
+  return isHost(host)
+}
+
+/** Returns true for `*`, a host name, or a host name whose first label is `*`. */
+function isHost(host: string): boolean {
+  if (host === '*') return true
+  const labels = host.startsWith('*.') ? host.slice(2).split('.') : host.split('.')
+  return labels.every((label) => HOST_LABEL.test(label))
 }
 
 function isSourceExpression(source: string): boolean {
@@ -123,7 +135,11 @@ function invalid(directive: string, source: string, reason: string): InvalidSett
 function validateValue(directive: string, value: string): void {
   if (NONCE_SOURCE.test(value)) {
     // A nonce written in the settings is the same for every response, which voids it.
-    throw invalid(directive, value, 'is a fixed nonce: the middleware adds a fresh one per response')
+    throw invalid(
+      directive,
+      value,
+      'is a fixed nonce: the middleware adds a fresh one per response',
+    )
   }
 
   if (FETCH_DIRECTIVES.has(directive) || NAVIGATION_DIRECTIVES.has(directive)) {
@@ -131,7 +147,7 @@ function validateValue(directive: string, value: string): void {
       throw invalid(
         directive,
         value,
-        'is not a CSP source expression (a keyword such as \'self\', a hash, a scheme such as ' +
+        "is not a CSP source expression (a keyword such as 'self', a hash, a scheme such as " +
           '"data:", or a host such as "https://cdn.example")',
       )
     }
@@ -215,7 +231,8 @@ function mergeDirectives(extra: CspSources): Map<string, string[]> {
 
   // default-src goes first because the other fetch directives start from its merged value.
   const entries = Object.entries(extra).sort(
-    ([a], [b]) => Number(b.toLowerCase() === 'default-src') - Number(a.toLowerCase() === 'default-src'),
+    ([a], [b]) =>
+      Number(b.toLowerCase() === 'default-src') - Number(a.toLowerCase() === 'default-src'),
   )
   for (const [rawName, rawSources] of entries) {
     const directive = rawName.toLowerCase()
@@ -252,7 +269,9 @@ function serialize(directives: Map<string, string[]>, withNonce: boolean): strin
   const rendered: string[] = []
   for (const [name, sources] of directives) {
     const values =
-      withNonce && NONCE_DIRECTIVES.has(name) ? [...sources, `'nonce-${NONCE_PLACEHOLDER}'`] : sources
+      withNonce && NONCE_DIRECTIVES.has(name)
+        ? [...sources, `'nonce-${NONCE_PLACEHOLDER}'`]
+        : sources
     rendered.push(values.length === 0 ? name : `${name} ${values.join(' ')}`)
   }
   return rendered.join('; ')
@@ -260,10 +279,10 @@ function serialize(directives: Map<string, string[]>, withNonce: boolean): strin
 
 /**
  * Validates the extra sources, merges them into the default policy and splits the result
- * around the nonce. Throws InvalidSettingsError naming the directive and the value for an
- * unknown directive, a value with characters outside a source expression (such as `;`, `,`
- * or a line break), a fixed nonce, or an `unsafe-*` keyword in a script or style directive
- * unless `allowUnsafe` is set.
+ * around the nonce. Throws InvalidSettingsError, naming the directive and the value, for an
+ * unknown directive or a value with characters outside a source expression (such as `;`,
+ * `,` or a line break). It also throws for a fixed nonce, and for an `unsafe-*` keyword in
+ * a script or style directive unless `allowUnsafe` is set.
  */
 export function compileCsp(extra: CspSources, allowUnsafe: boolean): CompiledCsp {
   const directives = mergeDirectives(extra)

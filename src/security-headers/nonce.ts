@@ -1,10 +1,10 @@
 import { randomFillSync } from 'node:crypto'
 
-/** Nonce size: 128 random bits, the minimum the CSP specification recommends. */
+/** Nonce size in bytes: 128 random bits. */
 export const NONCE_BYTES = 16
 
-// One call to the system random source fills the pool for this many nonces, which is far
-// cheaper than one crypto.randomBytes() call per request. Each nonce uses bytes no other
+// One call to the system random source fills the pool for this many nonces, which costs less
+// than one crypto.randomBytes() call per request. Each nonce uses bytes no other
 // nonce uses, and the pool is refilled only after every byte of it has been used.
 const NONCES_PER_FILL = 256
 const pool = Buffer.allocUnsafe(NONCE_BYTES * NONCES_PER_FILL)

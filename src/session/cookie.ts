@@ -50,6 +50,7 @@ export function parseCookieHeader(header: string, name?: string): Record<string,
     if (pairName === '' || Object.hasOwn(cookies, pairName)) continue
     if (name !== undefined && pairName !== name) continue
 
+    // eslint-disable-next-line security/detect-object-injection -- null-prototype object
     cookies[pairName] = decodeCookieValue(unquote(trimWhitespace(pair.slice(separator + 1))))
     if (name !== undefined) break
   }
@@ -74,7 +75,7 @@ export interface CookieAttributes {
  * `value` is written as is: callers pass a sealed session, which contains only base64url
  * characters and dots.
  *
- * @param maxAge - Lifetime in seconds. 0 asks the browser to delete the cookie.
+ * @param maxAge - Lifetime in seconds. 0 makes the browser delete the cookie.
  */
 export function serializeCookie(
   name: string,

@@ -23,7 +23,7 @@ export interface SessionKey {
   readonly key: webcrypto.CryptoKey
 }
 
-/** Session keys, newest first. New cookies are sealed with `current`; every key can unseal. */
+/** Session keys. New cookies are sealed with `current`, and every key of the ring can unseal. */
 export interface Keyring {
   readonly current: SessionKey
   /** Every key of the ring, `current` included, by key id. */
@@ -41,11 +41,13 @@ export interface Keyring {
  * Derivation runs once, so call this at start-up and not per request.
  *
  * @param secrets - At least one secret of at least 32 bytes each, newest first.
- * @throws WeakSecretError when the list is empty or a secret is shorter than 32 bytes.
+ * @returns A promise that rejects with WeakSecretError when the list is empty or a secret
+ *   is shorter than 32 bytes.
  *
  * @example
  * ```ts
- * const keyring = await createKeyring([settings.app.session_secret, ...settings.app.session_previous_secrets])
+ * const { session_secret, session_previous_secrets } = settings.app
+ * const keyring = await createKeyring([session_secret, ...session_previous_secrets])
  * ```
  */
 export async function createKeyring(secrets: readonly string[]): Promise<Keyring> {
@@ -96,7 +98,11 @@ function validateSecret(secret: string, index: number): void {
 
 async function deriveSessionKey(secret: string): Promise<SessionKey> {
   const raw = new Uint8Array(hkdfSync('sha256', secret, HKDF_SALT, HKDF_INFO, KEY_BYTES))
-  const kid = createHash('sha256').update(raw).digest().subarray(0, KEY_ID_BYTES).toString('base64url')
+  const kid = createHash('sha256')
+    .update(raw)
+    .digest()
+    .subarray(0, KEY_ID_BYTES)
+    .toString('base64url')
 
   // A non-extractable CryptoKey keeps the key bytes out of reach of a logged or inspected
   // object, and jose uses it without importing the key again on each call.

@@ -14,7 +14,7 @@ export interface SessionPayload {
   lastSeenAt: number
 }
 
-/** Why a session cookie was not accepted. */
+/** Reason a session cookie was not accepted. */
 export type UnsealFailure =
   /** Longer than a cookie can be, so not produced by this layer. */
   | 'oversized'
@@ -38,7 +38,7 @@ export type UnsealResult =
     }
   | { ok: false; reason: UnsealFailure }
 
-/** Longest session cookie value accepted for unsealing, in characters. */
+/** Maximum length of a session cookie value that is unsealed, in characters. */
 export const MAX_SEALED_LENGTH = 4096
 
 const decryptOptions = {
@@ -106,7 +106,8 @@ export async function unsealSession(sealed: string, keyring: Keyring): Promise<U
   }
 
   const payload = parsePayload(plaintext)
-  if (payload === undefined || usedKey === undefined) return { ok: false, reason: 'invalid_payload' }
+  if (payload === undefined || usedKey === undefined)
+    return { ok: false, reason: 'invalid_payload' }
   return { ok: true, payload, kid: usedKey.kid, rotated: usedKey !== keyring.current }
 }
 
@@ -126,9 +127,9 @@ function classifyDecryptError(error: unknown): UnsealFailure {
  * Checks the five compact JWE parts: a protected header, an empty encrypted key (`dir`),
  * then IV, ciphertext and tag, each canonical base64url.
  *
- * Canonical means no character of the last group carries bits beyond the data. A decoder
- * ignores such bits, so without this check two different cookie strings would unseal to
- * the same session and a changed last character could go unnoticed.
+ * Canonical means that the last character carries no bits beyond the data. Base64 decoders
+ * such as `atob` ignore those spare bits, so without this check a change to them would
+ * still unseal, and one session would have several valid cookie strings.
  */
 function hasCanonicalCompactShape(sealed: string): boolean {
   const parts = sealed.split('.')

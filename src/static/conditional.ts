@@ -1,5 +1,5 @@
 /**
- * Returns true when a conditional GET or HEAD may be answered with 304 Not Modified
+ * Returns true when a conditional GET or HEAD may get 304 Not Modified
  * (RFC 9110 section 13.2.2): `If-None-Match` decides when present, with the weak comparison;
  * `If-Modified-Since` is read only without it.
  *

@@ -18,15 +18,13 @@ export type PathRejectionReason =
 
 /** Result of {@link parseStaticPath}: the decoded segments, or the reason and status of a rejection. */
 export type StaticPathResult =
-  | { ok: true; segments: string[] }
-  | { ok: false; reason: PathRejectionReason; status: 400 | 404 }
+  { ok: true; segments: string[] } | { ok: false; reason: PathRejectionReason; status: 400 | 404 }
 
 const MALFORMED_PERCENT = /%(?![0-9A-Fa-f]{2})/
 const ENCODED_SEPARATOR = /%(?:2f|5c)/i
 // Unreserved characters (RFC 3986 section 2.3: ALPHA, DIGIT, "-", ".", "_", "~") never need
 // encoding, so a client that encodes one sends a second spelling of a path a guard may not know.
 const ENCODED_UNRESERVED = /%(?:3[0-9]|4[1-9a-f]|5[0-9a]|6[1-9a-f]|7[0-9a]|2[de]|5f|7e)/i
-// eslint-disable-next-line no-control-regex -- the point is to find control characters
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/
 
 /**
@@ -71,7 +69,7 @@ export function parseStaticPath(rest: string): StaticPathResult {
   }
 
   // Dotfiles (`.env`, `.git/config`) are checked once the whole path is known to be canonical,
-  // so a malformed path is always answered with 400 whatever segment holds the dot.
+  // so a malformed path always gets 400, whatever segment has the dot.
   if (segments.some((segment) => segment.startsWith('.'))) return reject('dotfile', 404)
 
   return { ok: true, segments }

@@ -1,0 +1,117 @@
+import type { MiddlewareHandler } from 'hono'
+import type { FastBlocksEnv } from '../app/env.ts'
+import type { HtmxDetails } from './types.ts'
+
+export interface HtmxOptions {
+  /**
+   * Request headers added to the `Vary` header of every response. Default: the headers that
+   * `wantsFragment` is computed from, `HX-Request`, `HX-Boosted`, `HX-History-Restore-Request`
+   * and `HX-Request-Type`.
+   */
+  vary?: string[]
+}
+
+const DEFAULT_VARY = ['HX-Request', 'HX-Boosted', 'HX-History-Restore-Request', 'HX-Request-Type']
+
+/**
+ * Sets `c.var.htmx` from the htmx request headers and adds the htmx request headers to `Vary` on
+ * every response that passes through it.
+ *
+ * One URL returns a whole page or a block depending on those headers. A shared cache or the
+ * browser cache keyed on the URL alone would then serve a block where a page is expected, after
+ * a history restore for example, so `Vary` makes caches key on them.
+ *
+ * Both htmx 2 and htmx 4 headers are read: htmx 4 sends `HX-Source` and `HX-Target` as
+ * `tag#id`, htmx 2 sends the bare ids in `HX-Trigger` and `HX-Target`.
+ *
+ * @example
+ * ```ts
+ * app.use(htmx())
+ * app.get('/items', (c) =>
+ *   c.var.htmx.wantsFragment ? render(c, 'items.html', 'list') : render(c, 'items.html'),
+ * )
+ * ```
+ */
+export function htmx(options: HtmxOptions = {}): MiddlewareHandler<FastBlocksEnv> {
+  const vary = options.vary ?? DEFAULT_VARY
+
+  return async function htmxDetails(c, next) {
+    c.set('htmx', readHtmxDetails(c.req.raw.headers))
+    await next()
+
+    try {
+      appendVary(c.res.headers, vary)
+    } catch (error) {
+      // Responses from Response.redirect() or fetch() have immutable headers: copy them.
+      if (!(error instanceof TypeError)) throw error
+      c.res = new Response(c.res.body, c.res)
+      appendVary(c.res.headers, vary)
+    }
+  }
+}
+
+/** Reads the htmx request headers of htmx 2 and htmx 4 into {@link HtmxDetails}. */
+export function readHtmxDetails(headers: Headers): HtmxDetails {
+  const request = headers.get('HX-Request') === 'true'
+  const boosted = headers.get('HX-Boosted') === 'true'
+  const historyRestore = headers.get('HX-History-Restore-Request') === 'true'
+
+  // Only htmx 4 sends HX-Source, and it sends element identifiers as `tag#id`.
+  const source = headers.get('HX-Source')
+  const target = headers.get('HX-Target') ?? undefined
+  const version4 = source !== null
+
+  return {
+    request,
+    boosted,
+    historyRestore,
+    target: version4 ? idOfIdentifier(target) : nonEmpty(target),
+    trigger: version4 ? idOfIdentifier(source) : nonEmpty(headers.get('HX-Trigger') ?? undefined),
+    triggerName: nonEmpty(headers.get('HX-Trigger-Name') ?? undefined),
+    currentUrl: nonEmpty(headers.get('HX-Current-URL') ?? undefined),
+    // htmx 4 sends `HX-Request-Type: full` when it swaps the body or selects from the response.
+    wantsFragment:
+      request && !boosted && !historyRestore && headers.get('HX-Request-Type') !== 'full',
+  }
+}
+
+/**
+ * Adds header names to the `Vary` header, keeping the names already there, with no duplicates
+ * (compared case-insensitively). `Vary: *` is left as it is.
+ */
+export function appendVary(headers: Headers, names: string[]): void {
+  const existing = (headers.get('Vary') ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '')
+  if (existing.includes('*')) return
+
+  const present = new Set(existing.map((name) => name.toLowerCase()))
+  const added = names.filter((name) => {
+    const lower = name.toLowerCase()
+    if (present.has(lower)) return false
+    present.add(lower)
+    return true
+  })
+  if (added.length === 0) return
+
+  headers.set('Vary', [...existing, ...added].join(', '))
+}
+
+/** Returns the id of an htmx 4 element identifier (`button#save` gives `save`). */
+function idOfIdentifier(identifier: string | undefined): string | undefined {
+  const hash = identifier?.indexOf('#') ?? -1
+  if (identifier === undefined || hash === -1) return undefined
+
+  // htmx 4 writes the id with encodeURI.
+  const encoded = identifier.slice(hash + 1)
+  try {
+    return nonEmpty(decodeURI(encoded))
+  } catch {
+    return nonEmpty(encoded)
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value
+}

@@ -1,0 +1,62 @@
+import type { MiddlewareHandler } from 'hono'
+import type { FastBlocksEnv } from '../app/env.ts'
+import { InvalidSettingsError, RequestTimeoutError } from '../errors/index.ts'
+
+export interface RequestTimeoutOptions {
+  /** Time the inner layers and the handler may take, in milliseconds. Default 30000. */
+  ms?: number
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000
+
+/**
+ * Pipeline layer 2: the request time limit.
+ *
+ * When the inner layers and the handler take longer than `ms`, raises RequestTimeoutError
+ * (503) into the error boundary, which sends the error page at once. The timer is cleared
+ * as soon as the handler finishes. Place it before `bodyLimit()` so that reading the body
+ * counts against the time too. The timeout is logged once through `c.var.logger` with the
+ * request id.
+ *
+ * NOTE: JavaScript cannot stop a running handler. It keeps running after the 503, and its
+ * late response or error is discarded, so a handler with side effects must bound its own
+ * work (database and HTTP clients have their own timeouts).
+ *
+ * @example
+ * ```ts
+ * app.use(requestTimeout()) // 30 s
+ * app.use(requestTimeout({ ms: settings.middleware.request_timeout }))
+ * ```
+ */
+export function requestTimeout(
+  options: RequestTimeoutOptions = {},
+): MiddlewareHandler<FastBlocksEnv> {
+  const ms = options.ms ?? DEFAULT_TIMEOUT_MS
+  if (!Number.isSafeInteger(ms) || ms <= 0) {
+    throw new InvalidSettingsError(
+      `Invalid request timeout: ${ms} is not a whole number of milliseconds > 0 ` +
+        '(middleware.request_timeout)',
+    )
+  }
+
+  return async function requestTimeout(c, next) {
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ms)
+    })
+    const handled = next()
+    // The 503 has been sent by the time a late handler fails, so its error is dropped.
+    handled.catch(() => undefined)
+
+    try {
+      const outcome = await Promise.race([handled, timedOut])
+      if (outcome === 'timeout') {
+        throw new RequestTimeoutError(ms, {
+          details: { layer: 'limits', reason: 'handler timed out', timeoutMs: ms },
+        })
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
