@@ -178,7 +178,8 @@ async function measureEndpoint(
       samples.get(entry.stack.name)?.push(sample)
       log(
         `  round ${round + 1}/${options.rounds} ${entry.stack.name}: ` +
-          `${Math.round(sample.requestsPerSecond)} req/s, p50 ${sample.p50} ms, p99 ${sample.p99} ms`,
+          `${Math.round(sample.requestsPerSecond)} req/s, p50 ${sample.p50.toFixed(2)} ms, ` +
+          `p99 ${sample.p99.toFixed(2)} ms`,
       )
     }
   }

@@ -95,7 +95,9 @@ describe('notes board', () => {
     const page = await fetch(`${board.url}/`, { headers: { Cookie: nextCookie } })
     const html = await page.text()
     expect(html).toContain('Note added')
-    const again = await fetch(`${board.url}/`, { headers: { Cookie: cookiesOf(page) || nextCookie } })
+    const again = await fetch(`${board.url}/`, {
+      headers: { Cookie: cookiesOf(page) || nextCookie },
+    })
     expect(await again.text()).not.toContain('Note added')
   })
 
@@ -214,8 +216,12 @@ describe('notes board', () => {
 
   test('rendered tokens differ on every response', async () => {
     const { cookie } = await board.visitor()
-    const first = csrfTokenOf(await (await fetch(`${board.url}/`, { headers: { Cookie: cookie } })).text())
-    const second = csrfTokenOf(await (await fetch(`${board.url}/`, { headers: { Cookie: cookie } })).text())
+    const first = csrfTokenOf(
+      await (await fetch(`${board.url}/`, { headers: { Cookie: cookie } })).text(),
+    )
+    const second = csrfTokenOf(
+      await (await fetch(`${board.url}/`, { headers: { Cookie: cookie } })).text(),
+    )
     expect(first).not.toBe(second)
   })
 })

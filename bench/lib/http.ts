@@ -31,7 +31,7 @@ export class CookieJar {
     return this.#cookies.size
   }
 
-  /** The value of a Cookie request header carrying every stored cookie. */
+  /** Returns the value of a Cookie request header that carries every stored cookie. */
   header(): string {
     return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ')
   }

@@ -94,7 +94,7 @@ export function endpointTable(
   return lines.join('\n')
 }
 
-/** The CPU model from /proc/cpuinfo, or from os.cpus() where that file is missing. */
+/** Returns the CPU model from /proc/cpuinfo, or from os.cpus() where that file is missing. */
 export function cpuModel(): string {
   try {
     const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')
@@ -109,7 +109,7 @@ export function cpuModel(): string {
 const nodeModules = fileURLToPath(new URL('../../node_modules/', import.meta.url))
 
 /**
- * The installed version of a package, read from node_modules/<name>/package.json directly,
+ * Returns the installed version of a package, read from node_modules/<name>/package.json directly,
  * because packages with an `exports` map (helmet, hono) do not export their package.json.
  */
 export function packageVersion(name: string): string {

@@ -33,6 +33,7 @@ export class StackProcess {
   readonly #child: ChildProcess
   readonly #output: () => string
   #sampledPeak = 0
+  #peakWasReset = false
   #sampler: NodeJS.Timeout | undefined
 
   private constructor(name: string, port: number, child: ChildProcess, output: () => string) {
@@ -117,8 +118,10 @@ export class StackProcess {
   startMemoryWatch(): void {
     try {
       writeFileSync(`/proc/${this.pid}/clear_refs`, '5')
+      this.#peakWasReset = true
     } catch {
-      // NOTE: without the reset VmHWM is the peak since start; the samples still bound it.
+      // NOTE: without the reset only the 100 ms samples count, so a shorter peak can be missed.
+      this.#peakWasReset = false
     }
     this.#sampledPeak = this.memory().rss
     this.#sampler = setInterval(() => {
@@ -131,10 +134,11 @@ export class StackProcess {
     clearInterval(this.#sampler)
     this.#sampler = undefined
     const { rss, peakRss } = this.memory()
-    return Math.max(this.#sampledPeak, rss, peakRss)
+    // VmHWM counts only when it was reset; otherwise it may be a peak from an earlier endpoint.
+    return Math.max(this.#sampledPeak, rss, this.#peakWasReset ? peakRss : 0)
   }
 
-  /** The last few thousand characters the child wrote after it started listening. */
+  /** Returns the last few thousand characters that the child wrote. */
   recentOutput(): string {
     return this.#output()
   }

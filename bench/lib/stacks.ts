@@ -1,4 +1,4 @@
-/** The stacks the runner knows, in the order they appear in the tables. */
+/** The stacks the runner can start, in the order they appear in the tables. */
 
 export interface StackDefinition {
   /** File name under `bench/stacks/` without `.ts`, and the name used on the command line. */
@@ -11,7 +11,7 @@ export interface StackDefinition {
    */
   secured: boolean
   /**
-   * True when the stack trusts `X-Forwarded-Proto` from loopback and so sees its own origin as
+   * True when the stack trusts `X-Forwarded-Proto` from loopback and so takes its own origin to be
    * `https://127.0.0.1:<port>`; the Origin header sent on POST must then use https.
    */
   trustsProxy: boolean
@@ -53,7 +53,7 @@ export const stackDefinitions: readonly StackDefinition[] = [
   { name: 'node', packages: ['nunjucks'], secured: false, trustsProxy: false },
 ]
 
-/** The Origin header value a stack accepts as its own. */
+/** Returns the Origin header value that a stack accepts as its own. */
 export function ownOrigin(stack: StackDefinition, port: number): string {
   return `${stack.trustsProxy ? 'https' : 'http'}://127.0.0.1:${port}`
 }

@@ -105,7 +105,7 @@ app.post('/submit', (req, res) => {
 })
 
 app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-  // Rejected token: answer 403 without the default handler's stack-trace log line.
+  // Rejected token: respond 403 without the default handler's stack-trace log line.
   if (error === invalidCsrfTokenError) {
     res.status(403).type('text/plain').send('Invalid CSRF token')
     return

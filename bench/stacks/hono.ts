@@ -4,8 +4,9 @@
  * a cookie session encrypted with jose (JWE, `dir` + A256GCM) and Nunjucks.
  *
  * Hono ships no session and no CSRF token middleware, so both are written here in the smallest
- * form that does the same work as the peers: decrypt and validate the cookie on each request,
- * encrypt it again when it changed, and compare the submitted token in constant time.
+ * form that does the same work as the peers. The session decrypts and validates the cookie on
+ * each request and encrypts it again when it changed. The token check compares the submitted
+ * token with the session's in constant time.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { Hono, type MiddlewareHandler } from 'hono'
@@ -35,7 +36,7 @@ const sessionCookieName = 'session'
 const csrfFieldName = '_csrf'
 const csrfSessionKey = '_csrf'
 
-/** Session values of one request; `modified` tells the middleware to encrypt a new cookie. */
+/** Session values of one request. When `modified` is true the middleware encrypts a new cookie. */
 class CookieSession {
   modified = false
   readonly #data: Record<string, unknown>

@@ -103,7 +103,8 @@ export async function createBoard(options: BoardOptions = {}): Promise<Board> {
       throw new BadRequestError('Body is not valid JSON')
     }
     const theme = (prefs as { theme?: unknown } | null)?.theme
-    if (theme !== 'light' && theme !== 'dark') throw new BadRequestError('theme must be light or dark')
+    if (theme !== 'light' && theme !== 'dark')
+      throw new BadRequestError('theme must be light or dark')
     c.var.session.set('theme', theme)
     return c.json({ theme })
   })

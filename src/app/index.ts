@@ -11,7 +11,11 @@ import { NotFoundError } from '../errors/index.ts'
 import { loadSettings, type LoadSettingsOptions } from '../config/index.ts'
 import type { Settings } from '../config/types.ts'
 import { requestContext, createErrorHandler, createLogger } from '../request-context/index.ts'
-import { clientAddress, forwardedOrigin, parseTrustedProxies } from '../request-context/client-address.ts'
+import {
+  clientAddress,
+  forwardedOrigin,
+  parseTrustedProxies,
+} from '../request-context/client-address.ts'
 import { bodyLimit, nodeServerLimits, requestTimeout } from '../limits/index.ts'
 import { SecurityHeaderPolicy, securityHeaders } from '../security-headers/index.ts'
 import { session } from '../session/index.ts'
@@ -107,7 +111,10 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
     // Static files are served where no route matched, so that guards the application mounts
     // on `/static/...` (which need the session) run before a file is sent.
     this.notFound(async (c) => {
-      if (c.req.path.startsWith('/static/') && (c.req.method === 'GET' || c.req.method === 'HEAD')) {
+      if (
+        c.req.path.startsWith('/static/') &&
+        (c.req.method === 'GET' || c.req.method === 'HEAD')
+      ) {
         const response = await staticFiles(c, async () => {
           throw new NotFoundError()
         })

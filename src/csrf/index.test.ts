@@ -3,10 +3,10 @@ import { pino } from 'pino'
 import { beforeEach, describe, expect, test } from 'vitest'
 import type { FastBlocksEnv } from '../app/env.ts'
 import type { ErrorCode } from '../errors/index.ts'
-import { toFastBlocksError } from '../errors/index.ts'
 import type { FlashMessage, Session } from '../session/types.ts'
 import { csrfProtection, MASKED_TOKEN_LENGTH, SEED_KEY } from './index.ts'
 import type { CsrfOptions } from './index.ts'
+import { logRejection } from '../request-context/index.ts'
 
 const APP = 'http://127.0.0.1:8000'
 const EVIL = 'https://evil.example'
@@ -172,7 +172,7 @@ function createHarness(
   })
 
   app.onError((error, c) => {
-    const failure = toFastBlocksError(error)
+    const failure = logRejection(c, error)
     return c.json({ code: failure.code }, failure.status as 400, failure.headers)
   })
 

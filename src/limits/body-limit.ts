@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono'
+import type { MiddlewareHandler } from 'hono'
 import type { FastBlocksEnv } from '../app/env.ts'
 import {
   BadRequestError,

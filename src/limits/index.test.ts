@@ -8,6 +8,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest'
 import type { FastBlocksEnv } from '../app/env.ts'
 import { FastBlocksError, InvalidSettingsError } from '../errors/index.ts'
 import { bodyLimit, nodeServerLimits, requestTimeout } from './index.ts'
+import { logRejection } from '../request-context/index.ts'
 
 const MIB = 1024 * 1024
 const CHUNK = Buffer.alloc(64 * 1024, 'a')
@@ -34,12 +35,13 @@ function createApp(options: { maxBytes?: number; timeoutMs?: number } = {}): Tes
   const app = new Hono<FastBlocksEnv>()
 
   app.onError((error, c) => {
+    logRejection(c, error)
     if (!(error instanceof FastBlocksError)) return c.text('E_INTERNAL', 500)
     return c.text(error.code, error.status as 400, error.headers)
   })
   app.use(async (c, next) => {
     c.set('requestId', 'request-1')
-    c.set('logger', logger)
+    c.set('logger', logger.child({ requestId: 'request-1' }))
     await next()
   })
   app.use(requestTimeout({ ms: options.timeoutMs ?? 5_000 }))

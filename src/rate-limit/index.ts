@@ -46,7 +46,9 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<FastBloc
     throw new TypeError(`rateLimit points must be a positive integer, got ${options.points}`)
   }
   if (!Number.isInteger(options.duration) || options.duration < 1) {
-    throw new TypeError(`rateLimit duration must be a positive integer of seconds, got ${options.duration}`)
+    throw new TypeError(
+      `rateLimit duration must be a positive integer of seconds, got ${options.duration}`,
+    )
   }
   const name = options.name ?? 'default'
   const limiter =

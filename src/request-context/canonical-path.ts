@@ -9,7 +9,6 @@
  */
 
 // Encoded separators or dots, backslashes, NUL and other control characters, raw or encoded.
-// eslint-disable-next-line no-control-regex
 const FORBIDDEN_SEQUENCE = /%2f|%5c|%2e|%00|%0[1-9a-f]|%1[0-9a-f]|%7f|\\|[\x00-\x1f\x7f]/i
 
 // An empty segment (`//`) or a dot segment (`/./`, `/../`, trailing `/.` or `/..`).

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Context, MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import type { FastBlocksEnv } from '../app/env.ts'
-import { NonCanonicalPathError, toFastBlocksError } from '../errors/index.ts'
+import { FastBlocksError, NonCanonicalPathError, toFastBlocksError } from '../errors/index.ts'
 import { isCanonicalPath, rawPathOf } from './canonical-path.ts'
 import { errorResponse, type ErrorResponseOptions } from './error-response.ts'
 
@@ -25,28 +25,34 @@ export interface RequestContextOptions extends ErrorResponseOptions {
 }
 
 /**
- * Creates the error handler shared by the request context layer and `app.onError`. It is the
- * one place that logs a rejection: a warning with the code, the message and the error's
- * `details` (layer, reason) for a 4xx, an error with the stack for a 5xx. It then returns the
- * error page or fragment.
+ * Logs an error once for the request: a warning with the code, the message and the error's
+ * `details` (layer, reason) for a 4xx, an error with the stack for a 5xx. The error boundary
+ * is the one place that calls it, so each rejection has exactly one log line.
+ */
+export function logRejection(c: Context<FastBlocksEnv>, error: unknown): FastBlocksError {
+  const failure = toFastBlocksError(error)
+  const logger = c.get('logger')
+  if (failure.status >= 500) {
+    logger?.error(
+      { ...failure.details, err: failure.cause ?? failure, code: failure.code },
+      'request failed',
+    )
+  } else {
+    logger?.warn(
+      { ...failure.details, code: failure.code, message: failure.message },
+      'request rejected',
+    )
+  }
+  return failure
+}
+
+/**
+ * Creates the error handler shared by the request context layer and `app.onError`: it logs
+ * the error with `logRejection()` and returns the error page or fragment.
  */
 export function createErrorHandler(options: ErrorResponseOptions) {
-  return async (error: unknown, c: Context<FastBlocksEnv>): Promise<Response> => {
-    const failure = toFastBlocksError(error)
-    const logger = c.get('logger')
-    if (failure.status >= 500) {
-      logger?.error(
-        { ...failure.details, err: failure.cause ?? failure, code: failure.code },
-        'request failed',
-      )
-    } else {
-      logger?.warn(
-        { ...failure.details, code: failure.code, message: failure.message },
-        'request rejected',
-      )
-    }
-    return errorResponse(c, failure, options)
-  }
+  return async (error: unknown, c: Context<FastBlocksEnv>): Promise<Response> =>
+    errorResponse(c, logRejection(c, error), options)
 }
 
 /**

@@ -8,8 +8,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { FastBlocksEnv } from '../app/env.ts'
-import { toFastBlocksError } from '../errors/index.ts'
 import { serveStatic, type ServeStaticOptions } from './index.ts'
+import { logRejection } from '../request-context/index.ts'
 
 const SECRET = 'TOP-SECRET'
 const LARGE_FILE_SIZE = 1024 * 1024 + 17
@@ -65,12 +65,12 @@ function buildApp(options: Partial<ServeStaticOptions> = {}): Hono<FastBlocksEnv
   const app = new Hono<FastBlocksEnv>()
 
   app.use(async (c, next) => {
-    c.set('logger', logger)
+    c.set('logger', logger.child({ requestId: 'req-static' }))
     c.set('requestId', 'req-static')
     await next()
   })
   app.onError((error, c) => {
-    const known = toFastBlocksError(error)
+    const known = logRejection(c, error)
     return c.text(known.code, known.status as ContentfulStatusCode)
   })
   app.notFound((c) => c.text('app not found', 404))

@@ -3,7 +3,6 @@ import { open, realpath, type FileHandle } from 'node:fs/promises'
 import { isAbsolute, join, relative, sep } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Context, MiddlewareHandler } from 'hono'
-import type { Logger } from 'pino'
 import type { FastBlocksEnv } from '../app/env.ts'
 import {
   BadRequestError,

@@ -58,7 +58,8 @@ export async function startFixture(
   app.get('/hello', (c) => {
     // A query parser that builds arrays and objects, as qs-style parsers do.
     const queries = c.req.queries()
-    const name = queries['name[]'] ?? queries['name[0]'] ?? { toString: () => String(queries['name[x]']) }
+    const name = queries['name[]'] ??
+      queries['name[0]'] ?? { toString: () => String(queries['name[x]']) }
     return c.render('hello.html', { name })
   })
   app.get('/data', (c) => c.render('data.html', { payload: c.req.query('payload') ?? null }))
@@ -69,14 +70,10 @@ export async function startFixture(
     await new Promise((resolve) => setTimeout(resolve, 5000))
     return c.text('late')
   })
-  app.post(
-    '/limited',
-    rateLimit({ name: 'fixture', points: 3, duration: 60 }),
-    (c) => {
-      effects.push('limited')
-      return c.text('ok')
-    },
-  )
+  app.post('/limited', rateLimit({ name: 'fixture', points: 3, duration: 60 }), (c) => {
+    effects.push('limited')
+    return c.text('ok')
+  })
   app.post('/upload-size', async (c) => {
     effects.push('upload-size')
     return c.text('ok')

@@ -76,12 +76,18 @@ describe('guarded static files', () => {
     const page = await fetch(`${fixture.url}/`)
     const html = await page.text()
     const token = /name="csrf_token" value="([^"]+)"/.exec(html)?.[1] ?? ''
-    const cookie = page.headers.getSetCookie().map((value) => value.split(';')[0]).join('; ')
+    const cookie = page.headers
+      .getSetCookie()
+      .map((value) => value.split(';')[0])
+      .join('; ')
     const login = await fetch(`${fixture.url}/login`, {
       method: 'POST',
       headers: { Cookie: cookie, Origin: fixture.url, 'X-CSRF-Token': token },
     })
-    const session = login.headers.getSetCookie().map((value) => value.split(';')[0]).join('; ')
+    const session = login.headers
+      .getSetCookie()
+      .map((value) => value.split(';')[0])
+      .join('; ')
     const response = await rawRequest(fixture.url, '/static/admin/secret.txt', {
       headers: { Cookie: session },
     })
