@@ -199,7 +199,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))('client script in Chromium', () => {
   })
 
   for (const setup of setups) {
-    test(`C44: ${setup.name}: token follows navigation and login`, async () => {
+    test(`${setup.name}: token follows navigation and login`, async () => {
       const { url, server, posts } = await startServer(setup)
       const context = await browser.newContext()
       const page = await context.newPage()

@@ -220,7 +220,7 @@ function csrfLogs(harness: Harness): LogLine[] {
   return harness.requestLogs.filter((line) => line.layer === 'csrf')
 }
 
-describe('C01: Content-Type never decides the CSRF check', () => {
+describe('Content-Type never decides the CSRF check', () => {
   // The requests of the case: a form-like body posted cross-site in every shape a browser
   // sends without a preflight, plus a JSON endpoint hit with a text/plain body.
   const shapes: { name: string; path: string; contentType?: string; body: string }[] = [
@@ -930,9 +930,9 @@ describe('token delivery to htmx', () => {
     expect(response.headers.get('X-CSRF-Token')).toBeNull()
   })
 
-  // C44: boosted navigation swaps only the body's content, so the token must reach htmx in
+  // Boosted navigation swaps only the body's content, so the token must reach htmx in
   // a response header and stay valid until the session is regenerated.
-  test('C44: token survives boosted navigation and login', async () => {
+  test('token survives boosted navigation and login', async () => {
     const pageA = await harness.app.request('/page', { headers: cookieFor('a') })
     const tokenOfPageA = /content="([^"]+)"/.exec(await pageA.text())![1]!
 
