@@ -1,7 +1,7 @@
 /**
  * Benchmarks FastBlocks beside Express, Fastify, Hono and bare node:http on the same
- * workload: each stack runs as its own child process, is checked for correctness first, and
- * then is loaded with autocannon from this process, endpoint by endpoint, in rounds that
+ * workload. Each stack runs as its own child process and is checked for correctness first.
+ * Then autocannon loads the stacks from this process, endpoint by endpoint, in rounds that
  * alternate between the stacks. Prints one table per endpoint and writes them to RESULTS.md.
  *
  * Run `npm run bench -- --help` for the options.
@@ -214,12 +214,12 @@ function renderResults(
     `- CPU: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB memory`,
     `- CPU pinning: ${pinning}`,
     `- one-minute load average: ${machine.loadAverage.toFixed(2)} at the start, ` +
-      `${loadavg()[0]?.toFixed(2)} at the end (other processes share the CPUs when it exceeds the load of this run)`,
+      `${loadavg()[0]?.toFixed(2)} at the end (this run alone keeps about 2 busy; more means other processes shared the CPUs)`,
     `- load: autocannon ${packageVersion('autocannon')} in the runner process (no workers), ` +
       `${options.connections} connections, ${options.warmup} s warm-up, ` +
       `${options.rounds} round(s) of ${options.duration} s per stack, stacks alternating`,
     `- figures: median over rounds; RSS is the server process's peak (VmHWM) during the endpoint`,
-    `- ratios: the stack's figure divided by ${options.baseline}'s figure`,
+    `- ratios: the stack's figure divided by the same figure of ${options.baseline}`,
     '',
     'Stacks and package versions:',
     '',
