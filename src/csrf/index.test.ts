@@ -869,13 +869,14 @@ describe('token delivery to htmx', () => {
     })
 
   test('htmx response carries valid token', async () => {
+    await tokenFor(harness, 'a')
     const response = await harness.app.request('/data', {
       headers: { ...cookieFor('a'), 'HX-Request': 'true' },
     })
     const token = response.headers.get('X-CSRF-Token')
 
     expect(token).toHaveLength(MASKED_TOKEN_LENGTH)
-    expect(response.headers.get('Cache-Control')).toBe('private')
+    expect(response.headers.get('Cache-Control')).toBe('private, no-cache')
     expect((await postAsHtmx('a', token!)).status).toBe(200)
   })
 
@@ -885,6 +886,14 @@ describe('token delivery to htmx', () => {
     const response = await harness.app.request('/plain-page', { headers: cookieFor('a') })
 
     expect(response.headers.get('X-CSRF-Token')).toHaveLength(MASKED_TOKEN_LENGTH)
+  })
+
+  test('htmx response of an untouched session carries no token', async () => {
+    const response = await harness.app.request('/data', {
+      headers: { ...cookieFor('fresh'), 'HX-Request': 'true' },
+    })
+
+    expect(response.headers.get('X-CSRF-Token')).toBeNull()
   })
 
   test('non-htmx responses without seed carry no token', async () => {

@@ -173,12 +173,22 @@ export function csrfProtection(options: CsrfOptions): CsrfProtection {
 
     await next()
 
-    const isHtmx = c.req.header('HX-Request') === 'true'
+    // An htmx response carries the token when the session has a seed or was changed by the
+    // request, so that a regenerated session hands htmx its new token; another response only
+    // when it is HTML of a seeded session. A request that never touched the session, such as
+    // one for a style sheet, creates no seed and so no session.
     const isHtml = c.res.headers.get('Content-Type')?.toLowerCase().startsWith('text/html') ?? false
-    if (isHtmx || (isHtml && tokens.hasSeed())) {
+    const carriesToken =
+      c.req.header('HX-Request') === 'true'
+        ? tokens.hasSeed() || session.isModified
+        : isHtml && tokens.hasSeed()
+    if (carriesToken) {
       c.header(headerName, tokens.issue())
       // The token belongs to one session, so no shared cache may keep this response.
-      if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'private')
+      const cacheControl = c.res.headers.get('Cache-Control')
+      if (cacheControl === null || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
+        c.header('Cache-Control', 'private, no-cache')
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono'
+import type { HonoRequest, MiddlewareHandler } from 'hono'
 import type { FastBlocksEnv } from '../app/env.ts'
 import {
   BadRequestError,
@@ -139,6 +139,39 @@ export function bodyLimit(options: BodyLimitOptions = {}): MiddlewareHandler<Fas
     if (body === undefined) rejectTooLarge('body over the limit', maxBytes)
 
     c.req.raw = withBufferedBody(request, body)
+    rejectMalformedBodies(c.req)
     await next()
   }
+}
+
+/**
+ * Makes `parseBody()` and `json()` raise a 400 for a body that does not parse, such as a
+ * multipart body without its boundary or invalid JSON. The parsers throw TypeError and
+ * SyntaxError, which would otherwise end as a 500 in any handler that does not catch them.
+ */
+function rejectMalformedBodies(request: HonoRequest): void {
+  const parseBody = request.parseBody.bind(request)
+  const json = request.json.bind(request)
+
+  request.parseBody = (async (options?: Parameters<typeof parseBody>[0]) => {
+    try {
+      return await parseBody(options)
+    } catch (error) {
+      throw new BadRequestError('Request body is not valid form data', {
+        cause: error,
+        details: { layer: 'limits', reason: 'malformed form body' },
+      })
+    }
+  }) as typeof request.parseBody
+
+  request.json = (async () => {
+    try {
+      return await json()
+    } catch (error) {
+      throw new BadRequestError('Request body is not valid JSON', {
+        cause: error,
+        details: { layer: 'limits', reason: 'malformed JSON body' },
+      })
+    }
+  }) as typeof request.json
 }

@@ -7,6 +7,9 @@ export const CSRF_SEED_KEY = '_csrf'
 /** Reserved key of the pending flash messages. */
 export const FLASH_KEY = '_flash'
 
+/** Pending flash messages kept at most, the newest ones. */
+export const MAX_FLASH_MESSAGES = 10
+
 /**
  * A session whose values travel in a sealed cookie.
  *
@@ -77,7 +80,9 @@ export class CookieSession implements Session {
   }
 
   flash(type: string, text: string): void {
-    const pending = this.#pendingFlash()
+    // A client that never loads a page would otherwise grow the cookie past its size limit
+    // with unread messages; the oldest are dropped first.
+    const pending = this.#pendingFlash().slice(-(MAX_FLASH_MESSAGES - 1))
     this.set(FLASH_KEY, [...pending, { type, text }])
   }
 

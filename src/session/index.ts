@@ -10,18 +10,20 @@ import type { FastBlocksEnv } from '../app/env.ts'
 import { SessionTooLargeError } from '../errors/index.ts'
 import { parseCookieHeader, serializeCookie } from './cookie.ts'
 import { CookieSession } from './cookie-session.ts'
-import { createKeyring, validateSecrets, type Keyring } from './keyring.ts'
+import { deriveKeyring, type Keyring } from './keyring.ts'
 import {
   resolveSessionOptions,
   type ResolvedSessionOptions,
   type SessionOptions,
 } from './options.ts'
 import { sealSession, unsealSession, type SessionPayload, type UnsealFailure } from './seal.ts'
+import type { FlashMessage, Session } from './types.ts'
 
 export { parseCookieHeader, serializeCookie, type CookieAttributes } from './cookie.ts'
 export { CookieSession, CSRF_SEED_KEY, FLASH_KEY } from './cookie-session.ts'
 export {
   createKeyring,
+  deriveKeyring,
   validateSecrets,
   MIN_SECRET_BYTES,
   type Keyring,
@@ -109,44 +111,102 @@ type LoadedCookie =
  * ```
  */
 export function session(options: SessionOptions): MiddlewareHandler<FastBlocksEnv> {
-  validateSecrets(options.secrets)
   const config = resolveSessionOptions(options)
-  const keyringReady = createKeyring(options.secrets)
-  // The secrets were checked above, so this rejects only if WebCrypto fails to import a
-  // key. Each request awaits the same promise and then fails with that error.
-  keyringReady.catch(() => undefined)
+  const keyring = deriveKeyring(options.secrets)
 
   return async function sessionMiddleware(c, next) {
-    const keyring = await keyringReady
     const nowSeconds = Math.floor(config.now() / 1000)
+    const cookieHeader = c.req.header('Cookie')
 
-    const loaded = await loadCookie(c.req.header('Cookie'), keyring, nowSeconds, config)
-    if (loaded.state === 'rejected') logRejection(c, loaded.reason)
-
-    const current = new CookieSession(
-      loaded.state === 'valid' ? loaded.payload : undefined,
-      nowSeconds,
-    )
-    c.set('session', current)
+    // The cookie is unsealed on the first use of the session, so a request that never
+    // reads it (a static file, a health check) costs no decryption and never sets a cookie.
+    let loaded: LoadedCookie | undefined
+    let current: CookieSession | undefined
+    const load = (): CookieSession => {
+      if (current !== undefined) return current
+      loaded = loadCookie(cookieHeader, keyring, nowSeconds, config)
+      if (loaded.state === 'rejected') logRejection(c, loaded.reason)
+      current = new CookieSession(loaded.state === 'valid' ? loaded.payload : undefined, nowSeconds)
+      return current
+    }
+    c.set('session', new LazySession(load))
 
     await next()
 
-    const setCookie = await commitSession(current, loaded, keyring, nowSeconds, config)
-    if (setCookie !== undefined) c.header('Set-Cookie', setCookie, { append: true })
+    if (current === undefined || loaded === undefined) return
+    const setCookie = commitSession(current, loaded, keyring, nowSeconds, config)
+    if (setCookie === undefined) return
+    c.header('Set-Cookie', setCookie, { append: true })
+
+    // A response that sets a session cookie belongs to one visitor: a shared cache that
+    // stored it would hand the cookie to the next one.
+    const cacheControl = c.res.headers.get('Cache-Control')
+    if (cacheControl === null || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
+      c.header('Cache-Control', 'private, no-cache')
+    }
   }
 }
 
-async function loadCookie(
+/** The request's session, unsealed on first use. */
+class LazySession implements Session {
+  readonly #load: () => CookieSession
+
+  constructor(load: () => CookieSession) {
+    this.#load = load
+  }
+
+  get isNew(): boolean {
+    return this.#load().isNew
+  }
+
+  get isModified(): boolean {
+    return this.#load().isModified
+  }
+
+  get<T = unknown>(key: string): T | undefined {
+    return this.#load().get<T>(key)
+  }
+
+  set(key: string, value: unknown): void {
+    this.#load().set(key, value)
+  }
+
+  delete(key: string): void {
+    this.#load().delete(key)
+  }
+
+  has(key: string): boolean {
+    return this.#load().has(key)
+  }
+
+  clear(): void {
+    this.#load().clear()
+  }
+
+  regenerate(): void {
+    this.#load().regenerate()
+  }
+
+  flash(type: string, text: string): void {
+    this.#load().flash(type, text)
+  }
+
+  consumeFlash(): FlashMessage[] {
+    return this.#load().consumeFlash()
+  }
+}
+
+function loadCookie(
   header: string | undefined,
   keyring: Keyring,
   nowSeconds: number,
   config: ResolvedSessionOptions,
-): Promise<LoadedCookie> {
+): LoadedCookie {
   if (header === undefined) return { state: 'absent' }
   const sealed = parseCookieHeader(header, config.cookieName)[config.cookieName]
   if (sealed === undefined) return { state: 'absent' }
 
-  const result = await unsealSession(sealed, keyring)
+  const result = unsealSession(sealed, keyring)
   if (!result.ok) return { state: 'rejected', reason: result.reason }
 
   const { payload } = result
@@ -164,13 +224,13 @@ async function loadCookie(
 }
 
 /** Returns the Set-Cookie value the response needs, or undefined when the cookie stays as is. */
-async function commitSession(
+function commitSession(
   current: CookieSession,
   loaded: LoadedCookie,
   keyring: Keyring,
   nowSeconds: number,
   config: ResolvedSessionOptions,
-): Promise<string | undefined> {
+): string | undefined {
   const attributes = { secure: config.secure }
 
   if (current.size === 0) {
@@ -185,7 +245,7 @@ async function commitSession(
   const needsReseal = loaded.state === 'valid' && loaded.needsReseal
   if (!current.isModified && !needsReseal) return undefined
 
-  const sealed = await sealSession(current.toPayload(nowSeconds), keyring)
+  const sealed = sealSession(current.toPayload(nowSeconds), keyring)
 
   // The browser drops the cookie when the server would reject it anyway: at the idle
   // timeout from now, or at the end of the absolute lifetime if that comes first.

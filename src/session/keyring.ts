@@ -1,4 +1,4 @@
-import { createHash, hkdfSync, webcrypto } from 'node:crypto'
+import { createHash, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto'
 import { WeakSecretError } from '../errors/index.ts'
 
 /** Minimum length of a session secret, in UTF-8 bytes. */
@@ -19,8 +19,10 @@ const KEY_ID_BYTES = 8
 export interface SessionKey {
   /** Base64url of the first bytes of SHA-256 of the derived key. Reveals nothing about the secret. */
   readonly kid: string
-  /** Non-extractable AES-GCM key, usable for `encrypt` and `decrypt`. */
-  readonly key: webcrypto.CryptoKey
+  /** 256-bit secret key for `aes-256-gcm`. */
+  readonly key: KeyObject
+  /** Base64url of the JWE protected header `{"alg":"dir","enc":"A256GCM","kid":…}`, built once. */
+  readonly protectedHeader: string
 }
 
 /** Session keys. New cookies are sealed with `current`, and every key of the ring can unseal. */
@@ -51,12 +53,17 @@ export interface Keyring {
  * ```
  */
 export async function createKeyring(secrets: readonly string[]): Promise<Keyring> {
+  return deriveKeyring(secrets)
+}
+
+/** Derives the keyring like `createKeyring()`, synchronously. Throws WeakSecretError. */
+export function deriveKeyring(secrets: readonly string[]): Keyring {
   validateSecrets(secrets)
 
   const keys = new Map<string, SessionKey>()
   let current: SessionKey | undefined
   for (const secret of secrets) {
-    const sessionKey = await deriveSessionKey(secret)
+    const sessionKey = deriveSessionKey(secret)
     current ??= sessionKey
     if (!keys.has(sessionKey.kid)) keys.set(sessionKey.kid, sessionKey)
   }
@@ -96,17 +103,19 @@ function validateSecret(secret: string, index: number): void {
   }
 }
 
-async function deriveSessionKey(secret: string): Promise<SessionKey> {
-  const raw = new Uint8Array(hkdfSync('sha256', secret, HKDF_SALT, HKDF_INFO, KEY_BYTES))
+function deriveSessionKey(secret: string): SessionKey {
+  const raw = Buffer.from(hkdfSync('sha256', secret, HKDF_SALT, HKDF_INFO, KEY_BYTES))
   const kid = createHash('sha256')
     .update(raw)
     .digest()
     .subarray(0, KEY_ID_BYTES)
     .toString('base64url')
 
-  // A non-extractable CryptoKey keeps the key bytes out of reach of a logged or inspected
-  // object, and jose uses it without importing the key again on each call.
-  const key = await webcrypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt'])
+  // A KeyObject keeps the key bytes out of logged or inspected objects.
+  const key = createSecretKey(raw)
   raw.fill(0)
-  return { kid, key }
+  const protectedHeader = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid })).toString(
+    'base64url',
+  )
+  return { kid, key, protectedHeader }
 }

@@ -1,4 +1,4 @@
-import { CompactEncrypt, decodeProtectedHeader } from 'jose'
+import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose'
 import { webcrypto } from 'node:crypto'
 import { describe, expect, test } from 'vitest'
 import { FastBlocksError } from '../errors/index.ts'
@@ -70,9 +70,19 @@ describe('createKeyring', () => {
     expect(keyring.keys.size).toBe(2)
   })
 
-  test('key is not extractable', async () => {
+  test('key is a 256-bit secret key object', async () => {
     const keyring = await createKeyring([SECRET])
-    expect(keyring.current.key.extractable).toBe(false)
+    expect(keyring.current.key.type).toBe('secret')
+    expect(keyring.current.key.symmetricKeySize).toBe(32)
+    expect(JSON.stringify(keyring)).not.toContain(SECRET)
+  })
+
+  test('seal opens with a standard JOSE library', async () => {
+    const keyring = await createKeyring([SECRET])
+    const sealed = await sealSession(PAYLOAD, keyring)
+    const raw = new Uint8Array(keyring.current.key.export())
+    const { plaintext } = await compactDecrypt(sealed, raw)
+    expect(JSON.parse(new TextDecoder().decode(plaintext))).toEqual(PAYLOAD)
   })
 
   test('duplicate secret counts once', async () => {
