@@ -103,7 +103,17 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
         },
         resolveOrigin: (c) =>
           configuredOrigin ??
-          forwardedOrigin(remoteAddressOf(c), c.req.url, c.req.header(), trusted),
+          (trusted.none
+            ? originOfUrl(c.req.url)
+            : forwardedOrigin(
+                remoteAddressOf(c),
+                c.req.url,
+                {
+                  'x-forwarded-proto': c.req.header('X-Forwarded-Proto'),
+                  'x-forwarded-host': c.req.header('X-Forwarded-Host'),
+                },
+                trusted,
+              )),
         ensureSecurityHeaders: (headers) => headerPolicy.ensure(headers),
       }),
     )
@@ -232,6 +242,12 @@ function errorTemplateContext(c: Context<FastBlocksEnv>, status: number): Record
     flash_messages: () => [],
     request: { path: c.req.path, htmx: c.get('htmx') },
   }
+}
+
+/** Returns the origin of an absolute URL without parsing all of it. */
+function originOfUrl(url: string): string {
+  const pathStart = url.indexOf('/', url.indexOf('://') + 3)
+  return pathStart === -1 ? url : url.slice(0, pathStart)
 }
 
 function remoteAddressOf(c: Context<FastBlocksEnv>): string {

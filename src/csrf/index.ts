@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono'
+import { mutableHeaders } from '../request-context/mutable-headers.ts'
 import type { Logger } from 'pino'
 import type { FastBlocksEnv } from '../app/env.ts'
 import {
@@ -125,7 +126,7 @@ export function csrfProtection(options: CsrfOptions): CsrfProtection {
   }
 
   const verify = async (c: Context<FastBlocksEnv>, tokens: CsrfTokens): Promise<void> => {
-    const appOrigin = originOf(c.var.appOrigin)
+    const appOrigin = originOf(c.get('appOrigin'))
     const sourceFailure = checkSource(
       {
         secFetchSite: c.req.header('Sec-Fetch-Site'),
@@ -155,7 +156,7 @@ export function csrfProtection(options: CsrfOptions): CsrfProtection {
   }
 
   const middleware: MiddlewareHandler<FastBlocksEnv> = async (c, next) => {
-    const session = c.var.session
+    const session = c.get('session')
     if (session === undefined) {
       throw new Error('The CSRF layer needs c.var.session: install the session layer before it')
     }
@@ -183,11 +184,12 @@ export function csrfProtection(options: CsrfOptions): CsrfProtection {
         ? tokens.hasSeed() || session.isModified
         : isHtml && tokens.hasSeed()
     if (carriesToken) {
-      c.header(headerName, tokens.issue())
+      const headers = mutableHeaders(c)
+      headers.set(headerName, tokens.issue())
       // The token belongs to one session, so no shared cache may keep this response.
-      const cacheControl = c.res.headers.get('Cache-Control')
+      const cacheControl = headers.get('Cache-Control')
       if (cacheControl === null || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
-        c.header('Cache-Control', 'private, no-cache')
+        headers.set('Cache-Control', 'private, no-cache')
       }
     }
   }

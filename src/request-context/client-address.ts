@@ -11,6 +11,9 @@ import { InvalidSettingsError } from '../errors/index.ts'
  * someone we do not trust.
  */
 
+/** Addresses whose trusted-proxy answer is kept, per `parseTrustedProxies()` result. */
+const MAX_CACHED_ADDRESSES = 1024
+
 /** The set of proxies whose forwarded headers are believed. */
 export interface TrustedProxies {
   /** Returns true when the address, in any textual form, is a trusted proxy. */
@@ -129,13 +132,23 @@ export function parseTrustedProxies(list: readonly string[]): TrustedProxies {
   if (problems.length > 0) throw new InvalidSettingsError(problems.join('\n'))
 
   const none = list.length === 0
+  // Every request asks about its TCP peer, and the peers are few (the proxies themselves),
+  // so answers are kept. The cache is emptied when full, which bounds it against clients
+  // that send many forwarded addresses.
+  const known = new Map<string, boolean>()
   return {
     none,
     includes(address: string): boolean {
       if (none) return false
+      const cached = known.get(address)
+      if (cached !== undefined) return cached
       const normalized = normalizeAddress(address)
-      if (normalized === undefined) return false
-      return blockList.check(normalized, normalized.includes(':') ? 'ipv6' : 'ipv4')
+      const trusted =
+        normalized !== undefined &&
+        blockList.check(normalized, normalized.includes(':') ? 'ipv6' : 'ipv4')
+      if (known.size >= MAX_CACHED_ADDRESSES) known.clear()
+      known.set(address, trusted)
+      return trusted
     },
   }
 }

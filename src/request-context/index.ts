@@ -4,10 +4,12 @@ import type { Logger } from 'pino'
 import type { FastBlocksEnv } from '../app/env.ts'
 import { FastBlocksError, NonCanonicalPathError, toFastBlocksError } from '../errors/index.ts'
 import { isCanonicalPath, rawPathOf } from './canonical-path.ts'
+import { mutableHeaders } from './mutable-headers.ts'
 import { errorResponse, type ErrorResponseOptions } from './error-response.ts'
 
 export { createLogger, type LoggerOptions } from './logger.ts'
 export { isCanonicalPath, rawPathOf } from './canonical-path.ts'
+export { mutableHeaders } from './mutable-headers.ts'
 export { errorResponse, publicMessage, type ErrorResponseOptions } from './error-response.ts'
 
 export interface RequestContextOptions extends ErrorResponseOptions {
@@ -87,14 +89,9 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
       c.res = await handleError(error, c)
     }
 
-    // Responses made with Response.redirect() or fetch() have immutable headers.
-    try {
-      c.res.headers.set('X-Request-Id', requestId)
-    } catch {
-      c.res = new Response(c.res.body, c.res)
-      c.res.headers.set('X-Request-Id', requestId)
-    }
-    options.ensureSecurityHeaders(c.res.headers)
+    const headers = mutableHeaders(c)
+    headers.set('X-Request-Id', requestId)
+    options.ensureSecurityHeaders(headers)
 
     logger.info(
       {

@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono'
+import { mutableHeaders } from '../request-context/mutable-headers.ts'
 import { pino, type Logger } from 'pino'
 import type { FastBlocksEnv } from '../app/env.ts'
 import { InvalidSettingsError } from '../errors/index.ts'
@@ -159,18 +160,6 @@ function preventCaching(headers: Headers): void {
   if (!/(?:^|,)\s*no-store\s*(?:,|$)/i.test(cacheControl)) headers.set('Cache-Control', 'no-store')
   headers.delete('ETag')
   headers.delete('Last-Modified')
-}
-
-/** Returns the response headers, replacing the response first if its headers are immutable. */
-function mutableHeaders(c: Context): Headers {
-  try {
-    c.res.headers.delete('X-Powered-By')
-    return c.res.headers
-  } catch {
-    // Responses made with Response.redirect() or fetch() have immutable headers.
-    c.res = new Response(c.res.body, c.res)
-    return c.res.headers
-  }
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import type { FastBlocksEnv } from '../app/env.ts'
 import { SessionTooLargeError } from '../errors/index.ts'
+import { mutableHeaders } from '../request-context/mutable-headers.ts'
 import { parseCookieHeader, serializeCookie } from './cookie.ts'
 import { CookieSession } from './cookie-session.ts'
 import { deriveKeyring, type Keyring } from './keyring.ts'
@@ -136,13 +137,14 @@ export function session(options: SessionOptions): MiddlewareHandler<FastBlocksEn
     if (current === undefined || loaded === undefined) return
     const setCookie = commitSession(current, loaded, keyring, nowSeconds, config)
     if (setCookie === undefined) return
-    c.header('Set-Cookie', setCookie, { append: true })
+    const headers = mutableHeaders(c)
+    headers.append('Set-Cookie', setCookie)
 
     // A response that sets a session cookie belongs to one visitor: a shared cache that
     // stored it would hand the cookie to the next one.
-    const cacheControl = c.res.headers.get('Cache-Control')
+    const cacheControl = headers.get('Cache-Control')
     if (cacheControl === null || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
-      c.header('Cache-Control', 'private, no-cache')
+      headers.set('Cache-Control', 'private, no-cache')
     }
   }
 }
