@@ -79,6 +79,32 @@
     if (value) storeToken(value)
   }
 
+  /**
+   * Shows the message of an error fragment. The server asks htmx to swap nothing for an
+   * error (HX-Reswap: none) and names the error in the `fastblocks:error` entry of
+   * HX-Trigger, so the message goes as text into the page's `[data-fastblocks-errors]`
+   * element, created at the top of the body when the page has none.
+   */
+  const showError = (status, triggerHeader) => {
+    if (status < 400 || !triggerHeader) return
+    let detail
+    try {
+      detail = JSON.parse(triggerHeader)['fastblocks:error']
+    } catch {
+      return
+    }
+    if (!detail || typeof detail.message !== 'string') return
+    let region = document.querySelector('[data-fastblocks-errors]')
+    if (!region) {
+      region = document.createElement('div')
+      region.setAttribute('data-fastblocks-errors', '')
+      region.setAttribute('role', 'alert')
+      region.className = 'fastblocks-error'
+      document.body.prepend(region)
+    }
+    region.textContent = detail.message
+  }
+
   /** Listens under the htmx 4 event name and, when htmx sets one, its metaCharacter variant. */
   const onHtmx4 = (name, listener) => {
     document.addEventListener(name, listener)
@@ -99,6 +125,10 @@
   }
   document.addEventListener('htmx:beforeOnLoad', fromXhr)
   document.addEventListener('htmx:afterRequest', fromXhr)
+  document.addEventListener('htmx:afterRequest', (event) => {
+    const xhr = event.detail && event.detail.xhr
+    if (xhr && xhr.readyState === 4) showError(xhr.status, xhr.getResponseHeader('HX-Trigger'))
+  })
   document.addEventListener('htmx:historyCacheMissLoad', fromXhr)
 
   // htmx 4 (fetch).
@@ -112,6 +142,12 @@
   }
   onHtmx4('htmx:before:response', fromFetch)
   onHtmx4('htmx:after:request', fromFetch)
+  onHtmx4('htmx:after:request', (event) => {
+    const response = event.detail && event.detail.ctx && event.detail.ctx.response
+    if (response && response.headers) {
+      showError(response.status, response.headers.get('HX-Trigger'))
+    }
+  })
 
   window.FastBlocks = Object.freeze({ csrfToken: readToken })
 })()

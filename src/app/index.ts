@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { Hono, type Context } from 'hono'
 import type { Logger } from 'pino'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { FastBlocksEnv } from './env.ts'
@@ -86,11 +87,11 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
       csp: settings.middleware.csp,
       logger,
     })
-    const staticFiles = serveStatic({
-      root: join(settings.root, 'public'),
-      prefix: '/static',
-      maxAge: production ? 3600 : 0,
-    })
+    // An application without a public/ folder serves no static files.
+    const publicFolder = join(settings.root, 'public')
+    const staticFiles = existsSync(publicFolder)
+      ? serveStatic({ root: publicFolder, prefix: '/static', maxAge: production ? 3600 : 0 })
+      : undefined
 
     // Layer 1: request context and error boundary.
     this.use(
@@ -121,10 +122,8 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
     // Static files are served where no route matched, so that guards the application mounts
     // on `/static/...` (which need the session) run before a file is sent.
     this.notFound(async (c) => {
-      if (
-        c.req.path.startsWith('/static/') &&
-        (c.req.method === 'GET' || c.req.method === 'HEAD')
-      ) {
+      const isFileRequest = c.req.method === 'GET' || c.req.method === 'HEAD'
+      if (staticFiles && isFileRequest && c.req.path.startsWith('/static/')) {
         const response = await staticFiles(c, async () => {
           throw new NotFoundError()
         })

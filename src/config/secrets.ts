@@ -195,7 +195,8 @@ export function assertProductionSecrets(secrets: SecretSettings): void {
   const fix = setting.startsWith('session_previous_secrets')
     ? `Remove it from session_previous_secrets, or replace it with a value from \`${SECRET_COMMAND}\`.`
     : `Generate a strong secret with \`${SECRET_COMMAND}\` and set it through an environment ` +
-      `variable, for example ${setting}: \${${variable}} in settings/app.yml.`
+      `variable, for example ${setting}: \${${variable}:-} in settings/app.yml (the empty ` +
+      'default lets development generate its own).'
   throw new WeakSecretError(setting, `Cannot start in production: ${setting} ${reason}. ${fix}`)
 }
 
@@ -240,7 +241,7 @@ export async function resolveDevelopmentSecrets(
       stored = await writeSecretsFile(folder, file, generated)
       options.logger?.info(
         { file, settings: missing },
-        'generated development secrets; set them in settings/app.yml before going to production',
+        'generated development secrets; production needs its own, from `npx fastblocks secret`',
       )
     }
   }

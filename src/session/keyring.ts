@@ -85,7 +85,7 @@ export function validateSecrets(secrets: readonly string[]): void {
     throw new WeakSecretError(
       'session_secret',
       'No session secret configured: set session_secret to a random string of at least ' +
-        `${MIN_SECRET_BYTES} bytes, for example the output of \`openssl rand -base64 48\``,
+        `${MIN_SECRET_BYTES} bytes, for example the output of \`npx fastblocks secret\``,
     )
   }
   for (const [index, secret] of secrets.entries()) validateSecret(secret, index)
@@ -98,7 +98,7 @@ function validateSecret(secret: string, index: number): void {
     throw new WeakSecretError(
       setting,
       `${setting} is ${length} bytes long, under the minimum of ${MIN_SECRET_BYTES} bytes: ` +
-        'generate one with `openssl rand -base64 48`',
+        'generate one with `npx fastblocks secret`',
     )
   }
 }

@@ -124,6 +124,24 @@ for (const htmxVersion of [4, 2] as const) {
       await page.context().close()
     })
 
+    test('rejected htmx post shows its message', async () => {
+      const { page } = await openPage()
+      await page.goto(`${board.url}/`)
+      await page.waitForFunction(() => 'htmx' in window)
+      const before = await board.noteCount()
+
+      // Spaces pass the browser's `required` check, and the server rejects them.
+      await page.fill('#note-body', '   ')
+      await page.click('#add-note button[type=submit]')
+      const alert = page.locator('[data-fastblocks-errors]')
+      await alert.waitFor()
+
+      expect(await alert.textContent()).toContain('A note needs 1 to 500 characters')
+      expect(await page.locator('#note-list').count()).toBe(1)
+      expect(await board.noteCount()).toBe(before)
+      await page.context().close()
+    })
+
     test('form posted from another origin is rejected', async () => {
       const attacker = await startAttackerSite(board.url)
       try {
