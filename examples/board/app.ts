@@ -48,6 +48,9 @@ export async function createBoard(options: BoardOptions = {}): Promise<Board> {
   app.get('/notes', (c) => page(c, 'notes'))
   app.get('/about', (c) => c.render('about.html'))
 
+  // Posting is limited per client address; reading is not.
+  app.rateLimit('POST', '/notes', { name: 'add-note', points: 120, duration: 60 })
+
   app.post('/notes', async (c) => {
     const form = await c.req.parseBody()
     const body = typeof form.body === 'string' ? form.body.trim() : ''

@@ -1,6 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server'
 import { getConnInfo } from '@hono/node-server/conninfo'
-import { Hono, type Context } from 'hono'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -24,6 +24,7 @@ import { csrfProtection } from '../csrf/index.ts'
 import { htmx } from '../htmx/index.ts'
 import { createTemplates, type TemplateRenderer } from '../templates/index.ts'
 import { frameworkAssets, serveStatic } from '../static/index.ts'
+import { rateLimit, type RateLimitOptions } from '../rate-limit/index.ts'
 
 export type { FastBlocksEnv, FastBlocksVariables } from './env.ts'
 export type { RenderOptions } from './render.ts'
@@ -55,6 +56,7 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
   readonly logger: Logger
   readonly templates: TemplateRenderer
   readonly #csrf: ReturnType<typeof csrfProtection>
+  readonly #rateLimits = new Map<string, MiddlewareHandler<FastBlocksEnv>>()
 
   constructor(settings: Settings, logger: Logger) {
     super({ strict: true })
@@ -141,7 +143,11 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
     this.use(securityHeaders(headerPolicy))
     this.use('/_fastblocks/*', assets.middleware)
 
-    // Layer 4: rate limiting is per route: see `rateLimit()` in fastblocks/rate-limit.
+    // Layer 4: rate-limit policies registered with `app.rateLimit()`, by method and path.
+    this.use(async (c, next) => {
+      const policy = this.#rateLimits.get(`${c.req.method} ${c.req.path}`)
+      return policy === undefined ? next() : policy(c, next)
+    })
 
     // Layer 5: session.
     this.use(
@@ -178,6 +184,22 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
    */
   csrfExempt(method: string, path: string, reason: string): this {
     this.#csrf.exempt(method, path, reason)
+    return this
+  }
+
+  /**
+   * Limits the requests one client may make to one method and exact path, in pipeline layer 4:
+   * before the session and CSRF layers, so that a flood costs no decryption. A request past
+   * the limit gets 429 with `Retry-After`. For paths with parameters, mount `rateLimit()` from
+   * `fastblocks/rate-limit` on the route instead.
+   *
+   * @example
+   * ```ts
+   * app.rateLimit('POST', '/login', { name: 'login', points: 5, duration: 60 })
+   * ```
+   */
+  rateLimit(method: string, path: string, options: RateLimitOptions): this {
+    this.#rateLimits.set(`${method.toUpperCase()} ${path}`, rateLimit(options))
     return this
   }
 

@@ -10,8 +10,8 @@
  *    The framework's own scripts are served right after this layer: they need the headers
  *    but no session. Files under `/static/` are served where no route matched, after every
  *    layer, so that a guard on `/static/admin/*` runs first.
- * 4. rate limiting: policies per route, before the session so that a flood costs no
- *    decryption.
+ * 4. rate limiting: the policies registered with `app.rateLimit()`, before the session and
+ *    CSRF layers so that a flood costs no decryption.
  * 5. session: the CSRF token is bound to it and handlers read it.
  * 6. CSRF: needs the session seed; runs before authentication so that a forged request
  *    never reaches a login or a guard with side effects.

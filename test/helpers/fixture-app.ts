@@ -74,6 +74,11 @@ export async function startFixture(
     effects.push('limited')
     return c.text('ok')
   })
+  app.rateLimit('POST', '/limited-early', { name: 'fixture-early', points: 2, duration: 60 })
+  app.post('/limited-early', (c) => {
+    effects.push('limited-early')
+    return c.text('ok')
+  })
   app.post('/upload-size', async (c) => {
     effects.push('upload-size')
     return c.text('ok')

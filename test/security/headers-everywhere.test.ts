@@ -110,6 +110,19 @@ describe('baseline headers', () => {
     expect(fixture.effects.filter((effect) => effect === 'limited')).toHaveLength(3)
   })
 
+  test('layer-4 policy answers 429 before the CSRF check', async () => {
+    const statuses: number[] = []
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${fixture.url}/limited-early`, {
+        method: 'POST',
+        headers: { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+      })
+      statuses.push(response.status)
+    }
+    expect(statuses).toEqual([403, 403, 429, 429])
+    expect(fixture.effects).not.toContain('limited-early')
+  })
+
   test('on an htmx error fragment', async () => {
     const response = await fetch(`${fixture.url}/boom`, { headers: { 'HX-Request': 'true' } })
     const html = await response.text()
