@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely'
 import { join } from 'node:path'
 import { openDatabase, type BoardDatabase } from './db.ts'
 
-/** Longest note the board stores, in characters. */
+/** Maximum length of a note, in characters. */
 export const MAX_NOTE_LENGTH = 500
 
 export interface BoardOptions extends Partial<CreateAppOptions> {

@@ -31,7 +31,7 @@ export type { RenderOptions } from './render.ts'
 export { PIPELINE, type PipelineLayer } from './pipeline.ts'
 
 export interface CreateAppOptions extends Omit<LoadSettingsOptions, 'logger'> {
-  /** Where log lines go. Default standard output. */
+  /** Destination of log lines. Default standard output. */
   logDestination?: import('pino').DestinationStream
 }
 

@@ -17,7 +17,7 @@ export interface RunningFixture {
   close(): Promise<void>
 }
 
-/** A login guard: anonymous visitors are sent to /login. */
+/** Redirects anonymous visitors to /login. */
 async function requireLogin(c: Context<FastBlocksEnv>, next: Next) {
   if (!c.var.session.get('user')) return c.redirect('/login', 302)
   await next()
