@@ -52,13 +52,16 @@ export class StackProcess {
   }
 
   /**
-   * Starts `node --conditions=source --import tsx bench/stacks/<name>.ts` and resolves once
+   * Starts `node --import tsx bench/stacks/<name>.ts` and resolves once
    * it prints its port.
    *
    * @throws Error when the child exits or stays silent for 30 s, with the end of its output.
    */
   static start(name: string, options: StartOptions): Promise<StackProcess> {
-    const nodeArguments = ['--conditions=source', '--import', 'tsx', `${stacksDir}${name}.ts`]
+    // Every stack loads its packages as compiled JavaScript, as in production: FastBlocks
+    // from dist/ (built by `npm run bench`), the peers from node_modules. tsx compiles only
+    // the stack file itself.
+    const nodeArguments = ['--import', 'tsx', `${stacksDir}${name}.ts`]
     // taskset replaces itself with node (exec), so the child pid is the server's pid.
     const [command, commandArguments] =
       options.cpu === undefined
