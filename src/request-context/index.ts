@@ -93,6 +93,7 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
     headers.set('X-Request-Id', requestId)
     options.ensureSecurityHeaders(headers)
 
+    if (!logger.isLevelEnabled('info')) return
     logger.info(
       {
         method: c.req.method,

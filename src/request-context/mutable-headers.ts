@@ -8,11 +8,20 @@ import type { Context } from 'hono'
  */
 export function mutableHeaders(c: Context): Headers {
   const headers = c.res.headers
+  if (knownMutable.has(headers)) return headers
   try {
+    // Deleting a header no response should carry is the cheapest write that throws on
+    // immutable headers.
     headers.delete('X-Powered-By')
-    return headers
   } catch {
     c.res = new Response(c.res.body, c.res)
+    knownMutable.add(c.res.headers)
     return c.res.headers
   }
+  knownMutable.add(headers)
+  return headers
 }
+
+// Headers objects already found writable, so that several layers changing one response probe
+// it once.
+const knownMutable = new WeakSet<Headers>()

@@ -68,6 +68,9 @@ export class SecurityHeaderPolicy {
   readonly #cspParts: string[]
   readonly #cspWithoutNonce: string
   readonly #headers: ReadonlyArray<readonly [string, string]>
+  // Header objects this policy set in full. A response replaced afterwards, by an error page
+  // for instance, has a new Headers object and so is checked again.
+  readonly #applied = new WeakSet<Headers>()
 
   /** Throws InvalidSettingsError for an invalid CSP source or HSTS max-age. */
   constructor(options: SecurityHeadersOptions = {}) {
@@ -124,6 +127,7 @@ export class SecurityHeaderPolicy {
     headers.delete('Server')
     headers.delete('X-Powered-By')
     if (nonce !== undefined && isHtml(headers)) preventCaching(headers)
+    this.#applied.add(headers)
   }
 
   /**
@@ -134,6 +138,9 @@ export class SecurityHeaderPolicy {
    * the nonce policy that the middleware set.
    */
   ensure(headers: Headers, nonce?: string): void {
+    // Headers this policy applied are complete: checking them one by one again would cost
+    // as much as setting them.
+    if (this.#applied.has(headers)) return
     for (const [name, value] of this.#headers) if (!headers.has(name)) headers.set(name, value)
     if (!headers.has('Content-Security-Policy')) {
       headers.set('Content-Security-Policy', this.contentSecurityPolicy(nonce))
