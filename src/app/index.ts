@@ -145,7 +145,9 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
 
     // Layer 4: rate-limit policies registered with `app.rateLimit()`, by method and path.
     this.use(async (c, next) => {
-      const policy = this.#rateLimits.get(`${c.req.method} ${c.req.path}`)
+      // HEAD runs the GET route, so it counts against the GET policy.
+      const method = c.req.method === 'HEAD' ? 'GET' : c.req.method
+      const policy = this.#rateLimits.get(`${method} ${c.req.path}`)
       return policy === undefined ? next() : policy(c, next)
     })
 

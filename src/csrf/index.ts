@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono'
+import { keepFromSharedCaches } from '../request-context/cache-control.ts'
 import { mutableHeaders } from '../request-context/mutable-headers.ts'
 import type { Logger } from 'pino'
 import type { FastBlocksEnv } from '../app/env.ts'
@@ -187,10 +188,7 @@ export function csrfProtection(options: CsrfOptions): CsrfProtection {
       const headers = mutableHeaders(c)
       headers.set(headerName, tokens.issue())
       // The token belongs to one session, so no shared cache may keep this response.
-      const cacheControl = headers.get('Cache-Control')
-      if (cacheControl === null || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
-        headers.set('Cache-Control', 'private, no-cache')
-      }
+      keepFromSharedCaches(headers)
     }
   }
 

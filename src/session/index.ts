@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import type { FastBlocksEnv } from '../app/env.ts'
 import { SessionTooLargeError } from '../errors/index.ts'
+import { keepFromSharedCaches } from '../request-context/cache-control.ts'
 import { mutableHeaders } from '../request-context/mutable-headers.ts'
 import { parseCookieHeader, serializeCookie } from './cookie.ts'
 import { CookieSession } from './cookie-session.ts'
@@ -142,10 +143,7 @@ export function session(options: SessionOptions): MiddlewareHandler<FastBlocksEn
 
     // A response that sets a session cookie belongs to one visitor: a shared cache that
     // stored it would hand the cookie to the next one.
-    const cacheControl = headers.get('Cache-Control')
-    if (cacheControl === null || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
-      headers.set('Cache-Control', 'private, no-cache')
-    }
+    keepFromSharedCaches(headers)
   }
 }
 
