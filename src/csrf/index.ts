@@ -94,7 +94,7 @@ export function csrfProtection(options: CsrfOptions): CsrfProtection {
     throw new WeakSecretError(
       'csrf_secret',
       `csrf_secret must be at least ${MIN_SECRET_BYTES} bytes. Generate one with ` +
-        `node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))"`,
+        '`npx fastblocks secret`',
     )
   }
   const key = createTokenKey(options.secret)
