@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import type { FastBlocksEnv } from './env.ts'
 import { renderer, type HeadAssets } from './render.ts'
 import { methodNotAllowedOrNotFound } from './routes.ts'
-import { NotFoundError } from '../errors/index.ts'
+import { NotFoundError, TemplateNotFoundError } from '../errors/index.ts'
 import { loadSettings, type LoadSettingsOptions } from '../config/index.ts'
 import type { Settings } from '../config/types.ts'
 import { requestContext, createErrorHandler, createLogger } from '../request-context/index.ts'
@@ -30,7 +30,12 @@ export type { FastBlocksEnv, FastBlocksVariables } from './env.ts'
 export type { RenderOptions } from './render.ts'
 export { PIPELINE, type PipelineLayer } from './pipeline.ts'
 
-export interface CreateAppOptions extends Omit<LoadSettingsOptions, 'logger'> {
+export interface CreateAppOptions extends Omit<LoadSettingsOptions, 'logger' | 'root'> {
+  /**
+   * Application root: the folder with `settings/`, `templates/` and `public/`. Default the
+   * current working directory.
+   */
+  root?: string
   /** Destination of log lines. Default standard output. */
   logDestination?: import('pino').DestinationStream
 }
@@ -65,13 +70,18 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
     const production = settings.env === 'production'
     const showDetails = settings.env === 'development'
 
-    this.templates = createTemplates({
-      directory: join(settings.root, settings.templates.directory),
-      securityLevel: settings.templates.security_level,
-      strictUndefined: settings.templates.strict_undefined,
-      autoescape: settings.templates.autoescape,
-      reload: settings.templates.reload,
-    })
+    const templateFolder = join(settings.root, settings.templates.directory)
+    // An application without templates (an API, a health endpoint) still starts; rendering
+    // then fails with an error that names the missing folder.
+    this.templates = existsSync(templateFolder)
+      ? createTemplates({
+          directory: templateFolder,
+          securityLevel: settings.templates.security_level,
+          strictUndefined: settings.templates.strict_undefined,
+          autoescape: settings.templates.autoescape,
+          reload: settings.templates.reload,
+        })
+      : missingTemplates(templateFolder)
     const assets = frameworkAssets({ htmxVersion: settings.app.htmx_version })
     const headAssets: HeadAssets = { ...assets.assetUrls(), htmxConfig: assets.htmxConfig }
 
@@ -249,6 +259,18 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
   }
 }
 
+/** A renderer for an application without a templates folder: every render fails. */
+function missingTemplates(folder: string): TemplateRenderer {
+  const fail = async (name: string): Promise<never> => {
+    throw new TemplateNotFoundError(`${name} (the templates folder ${folder} does not exist)`)
+  }
+  return {
+    render: fail,
+    renderBlock: fail,
+    exists: async () => false,
+  }
+}
+
 /**
  * Returns the variables of an error page. The page gets the names a layout expects, but no
  * scripts, token or flash messages: the error may come from a layer before the session, and
@@ -303,9 +325,10 @@ function logStartupChoices(settings: Settings, logger: Logger): void {
  * await app.listen()
  * ```
  */
-export async function createApp(options: CreateAppOptions): Promise<FastBlocks> {
+export async function createApp(options: CreateAppOptions = {}): Promise<FastBlocks> {
   const bootLogger = createLogger({ level: 'info', destination: options.logDestination })
-  const settings = await loadSettings({ ...options, logger: bootLogger })
+  const root = options.root ?? process.cwd()
+  const settings = await loadSettings({ ...options, root, logger: bootLogger })
   const logger = createLogger({
     level: settings.app.log_level,
     destination: options.logDestination,
