@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseTrustedProxyEntry } from '../request-context/client-address.ts'
+import { CSP_DIRECTIVES } from '../security-headers/csp.ts'
 import { closest, type SettingsProblem } from './problems.ts'
 
 /**
@@ -152,34 +153,6 @@ export const appSchema = z.strictObject({
     .optional(),
   log_level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
 })
-
-/** CSP directives that may carry extra sources (CSP Level 3 and Trusted Types). */
-const CSP_DIRECTIVES = [
-  'default-src',
-  'script-src',
-  'script-src-elem',
-  'script-src-attr',
-  'style-src',
-  'style-src-elem',
-  'style-src-attr',
-  'img-src',
-  'font-src',
-  'connect-src',
-  'media-src',
-  'object-src',
-  'frame-src',
-  'child-src',
-  'worker-src',
-  'manifest-src',
-  'fenced-frame-src',
-  'form-action',
-  'frame-ancestors',
-  'base-uri',
-  'report-uri',
-  'report-to',
-  'require-trusted-types-for',
-  'trusted-types',
-] as const
 
 const cspDirective = z
   .string()

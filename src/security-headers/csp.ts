@@ -63,6 +63,18 @@ const FETCH_DIRECTIVES = new Set([
 /** Directives whose value is a source list but that do not fall back to `default-src`. */
 const NAVIGATION_DIRECTIVES = new Set(['base-uri', 'form-action', 'frame-ancestors'])
 
+/** CSP directives that `middleware.yml` may extend (CSP Level 3 and Trusted Types). */
+export const CSP_DIRECTIVES = [
+  ...FETCH_DIRECTIVES,
+  ...NAVIGATION_DIRECTIVES,
+  'report-uri',
+  'report-to',
+  'sandbox',
+  'upgrade-insecure-requests',
+  'require-trusted-types-for',
+  'trusted-types',
+] as const
+
 /** Directives that get the per-response nonce, because they govern `<script>` and `<style>`. */
 const NONCE_DIRECTIVES = new Set(['script-src', 'script-src-elem', 'style-src', 'style-src-elem'])
 
@@ -164,18 +176,7 @@ function validateValue(directive: string, value: string): void {
 }
 
 function isKnownDirective(directive: string): boolean {
-  return (
-    FETCH_DIRECTIVES.has(directive) ||
-    NAVIGATION_DIRECTIVES.has(directive) ||
-    [
-      'report-uri',
-      'report-to',
-      'sandbox',
-      'upgrade-insecure-requests',
-      'require-trusted-types-for',
-      'trusted-types',
-    ].includes(directive)
-  )
+  return (CSP_DIRECTIVES as readonly string[]).includes(directive)
 }
 
 /** Directives that are sent without a value, or whose value may be empty. */

@@ -27,22 +27,7 @@ const ENCODED_SEPARATOR = /%(?:2f|5c)/i
 const ENCODED_UNRESERVED = /%(?:3[0-9]|4[1-9a-f]|5[0-9a]|6[1-9a-f]|7[0-9a]|2[de]|5f|7e)/i
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/
 
-/**
- * Returns the path of a URL string (`https://host/a/b?q` gives `/a/b`) exactly as it is
- * written, with no decoding and no dot-segment removal.
- */
-export function rawPathOf(url: string): string {
-  const start = url.charCodeAt(0) === 47 ? 0 : url.indexOf('/', url.indexOf(':') + 3)
-  if (start === -1) return '/'
-
-  let end = url.length
-  const query = url.indexOf('?', start)
-  const fragment = url.indexOf('#', start)
-  if (query !== -1) end = query
-  if (fragment !== -1 && fragment < end) end = fragment
-
-  return url.slice(start, end)
-}
+export { rawPathOf } from '../request-context/canonical-path.ts'
 
 /** Returns true when the raw path has a `.` or `..` segment, spelled raw or percent-encoded. */
 export function hasDotSegment(rawPath: string): boolean {
