@@ -80,10 +80,10 @@
   }
 
   /**
-   * Shows the message of an error fragment. The server asks htmx to swap nothing for an
-   * error (HX-Reswap: none) and names the error in the `fastblocks:error` entry of
-   * HX-Trigger, so the message goes as text into the page's `[data-fastblocks-errors]`
-   * element, created at the top of the body when the page has none.
+   * Shows the message of an error fragment. For an error the server sends `HX-Reswap: none`
+   * and names the error in the `fastblocks:error` entry of `HX-Trigger`. The message goes as
+   * text into the page's `[data-fastblocks-errors]` element, which is created at the top of
+   * the body when the page has none.
    */
   const showError = (status, triggerHeader) => {
     if (status < 400 || !triggerHeader) return

@@ -259,7 +259,7 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
   }
 }
 
-/** A renderer for an application without a templates folder: every render fails. */
+/** Returns a renderer for an application without a templates folder. Every render fails. */
 function missingTemplates(folder: string): TemplateRenderer {
   const fail = async (name: string): Promise<never> => {
     throw new TemplateNotFoundError(`${name} (the templates folder ${folder} does not exist)`)

@@ -30,7 +30,7 @@ export interface PageRenderer {
 /**
  * Text that templates print without escaping and that is built only when a template prints
  * it. Nunjucks copies the context object when a render starts, which would run property
- * getters on every render; this object is copied as it is and builds its text on first use,
+ * getters on every render. This object is copied as it is and builds its text on first use,
  * so a page that prints no CSRF token creates no session.
  *
  * It is a class of its own, with SafeString's prototype behind it so that Nunjucks treats it

@@ -4,7 +4,7 @@ export type SecurityLevel = 'STANDARD' | 'STRICT'
 export type Environment = 'development' | 'test' | 'production'
 
 /**
- * Resolved settings: what `settings/*.yml` holds after `${ENV_VAR}` interpolation,
+ * Resolved settings: what `settings/*.yml` contains after `${ENV_VAR}` interpolation,
  * validation and defaults. The yml keys are the snake_case names below.
  */
 export interface Settings {

@@ -176,9 +176,9 @@ export function csrfProtection(options: CsrfOptions): CsrfProtection {
     await next()
 
     // An htmx response carries the token when the session has a seed or was changed by the
-    // request, so that a regenerated session hands htmx its new token; another response only
-    // when it is HTML of a seeded session. A request that never touched the session, such as
-    // one for a style sheet, creates no seed and so no session.
+    // request, so that a regenerated session hands htmx its new token. Any other response
+    // carries it only when it is HTML of a seeded session. A request that never touched the
+    // session, such as one for a style sheet, creates no seed and so no session.
     const isHtml = c.res.headers.get('Content-Type')?.toLowerCase().startsWith('text/html') ?? false
     const carriesToken =
       c.req.header('HX-Request') === 'true'

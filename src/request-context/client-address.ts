@@ -11,7 +11,7 @@ import { InvalidSettingsError } from '../errors/index.ts'
  * someone we do not trust.
  */
 
-/** Addresses whose trusted-proxy answer is kept, per `parseTrustedProxies()` result. */
+/** Maximum number of cached trusted-proxy results, per `parseTrustedProxies()` result. */
 const MAX_CACHED_ADDRESSES = 1024
 
 /** The set of proxies whose forwarded headers are believed. */
@@ -132,8 +132,8 @@ export function parseTrustedProxies(list: readonly string[]): TrustedProxies {
   if (problems.length > 0) throw new InvalidSettingsError(problems.join('\n'))
 
   const none = list.length === 0
-  // Every request asks about its TCP peer, and the peers are few (the proxies themselves),
-  // so answers are kept. The cache is emptied when full, which bounds it against clients
+  // Every request checks its TCP peer, and the peers are few (the proxies themselves), so
+  // the results are cached. The cache is emptied when full, which bounds it against clients
   // that send many forwarded addresses.
   const known = new Map<string, boolean>()
   return {

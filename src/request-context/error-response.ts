@@ -78,7 +78,7 @@ export async function errorResponse(
   headers.set('Cache-Control', 'no-store')
 
   // Without its own response, an htmx request would have its target replaced by an error
-  // page, so the fragment asks htmx to swap nothing and raises an event instead.
+  // page, so the fragment tells htmx to swap nothing and raises an event instead.
   if (c.get('htmx')?.request ?? c.req.header('HX-Request') === 'true') {
     headers.set('HX-Reswap', 'none')
     headers.set(

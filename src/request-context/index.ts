@@ -61,9 +61,9 @@ export function createErrorHandler(options: ErrorResponseOptions) {
  * Pipeline layer 1: the request context.
  *
  * Gives each request an id (sent back as `X-Request-Id`), a child logger, the client
- * address and the app origin; rejects non-canonical paths before any router or guard sees
- * them; turns every error into an error page or fragment; makes sure every response leaves
- * with the baseline security headers; and logs one line per request.
+ * address and the app origin. It rejects non-canonical paths before any router or guard
+ * matches them, turns every error into an error page or fragment, sets the baseline
+ * security headers on every response that lacks them, and logs one line per request.
  *
  * It is outermost so that errors of every inner layer, the 413 of the limits layer
  * included, pass through one boundary.
@@ -81,8 +81,8 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
     c.set('appOrigin', options.resolveOrigin(c))
 
     try {
-      // Router and guards match the decoded path; a path that a normaliser would change
-      // could pass a guard and still reach the guarded handler, so it stops here.
+      // Router and guards match the decoded path. A path that a normaliser would change could
+      // pass a guard and still reach the guarded handler, so it is rejected here.
       if (!isCanonicalPath(rawPathOf(c.req.url))) throw new NonCanonicalPathError()
       await next()
     } catch (error) {

@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino'
 export interface LoggerOptions {
   /** pino level. Default `info`. */
   level?: string
-  /** Where log lines go. Default standard output. */
+  /** Destination of log lines. Default standard output. */
   destination?: pino.DestinationStream
 }
 

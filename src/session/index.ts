@@ -51,7 +51,8 @@ export type { FlashMessage, Session } from './types.ts'
 
 /**
  * Maximum size of the session Set-Cookie value (name, value and attributes), in bytes.
- * RFC 6265 section 6.1 asks browsers to store at least 4096 bytes per cookie, counted so.
+ * RFC 6265 section 6.1 recommends that browsers store at least 4096 bytes per cookie,
+ * counted the same way.
  */
 export const MAX_COOKIE_BYTES = 4096
 

@@ -7,7 +7,7 @@ export interface LogLine {
   [key: string]: unknown
 }
 
-/** A pino destination that keeps every line in memory, for assertions on logging. */
+/** Creates a pino destination that keeps every line in memory, for assertions on logging. */
 export function memoryLog(): { destination: Writable; lines: LogLine[]; text: () => string } {
   const lines: LogLine[] = []
   let raw = ''

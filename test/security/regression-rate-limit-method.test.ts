@@ -5,7 +5,7 @@ import { memoryLog } from '../helpers/logs.ts'
 import { rawRequest } from '../helpers/http.ts'
 
 // A policy registered with app.rateLimit() for GET must count every request that reaches the
-// GET handler. Hono answers HEAD with the GET route, so a HEAD request runs the handler in
+// GET handler. Hono serves HEAD with the GET route, so a HEAD request runs the handler in
 // full (a search, a code lookup) and only the body is dropped.
 
 let server: RunningServer
