@@ -58,6 +58,16 @@ export function createErrorHandler(options: ErrorResponseOptions) {
 }
 
 /**
+ * Returns the request target as the client sent it. The URL of `c.req.url` has been parsed
+ * with WHATWG rules already, which remove dot segments such as `/%2e%2e/`, so the Node
+ * request's own URL is read when the app runs on `@hono/node-server`.
+ */
+function wirePathOf(c: Context<FastBlocksEnv>): string {
+  const incoming = (c.env as { incoming?: { url?: unknown } } | undefined)?.incoming
+  return typeof incoming?.url === 'string' ? incoming.url : c.req.url
+}
+
+/**
  * Pipeline layer 1: the request context.
  *
  * Gives each request an id (sent back as `X-Request-Id`), a child logger, the client
@@ -83,7 +93,7 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
     try {
       // Router and guards match the decoded path. A path that a normaliser would change could
       // pass a guard and still reach the guarded handler, so it is rejected here.
-      if (!isCanonicalPath(rawPathOf(c.req.url))) throw new NonCanonicalPathError()
+      if (!isCanonicalPath(rawPathOf(wirePathOf(c)))) throw new NonCanonicalPathError()
       await next()
     } catch (error) {
       c.res = await handleError(error, c)

@@ -57,6 +57,28 @@ describe('guarded routes', () => {
   }
 })
 
+describe('non-canonical paths', () => {
+  // Hono would answer most of these with 404 on its own; the request context rejects them
+  // with 400 before any router or guard runs, whatever routes the application has.
+  const shapes = [
+    '/admin//users',
+    '/admin%2Fusers',
+    '/admin%5Cusers',
+    '/admin/%2e%2e/admin/users',
+    '/admin/users%00',
+  ]
+
+  for (const path of shapes) {
+    test(`${path} gets 400 with its code`, async () => {
+      const response = await rawRequest(fixture.url, path)
+      expect(response.status).toBe(400)
+      const requestId = String(response.headers['x-request-id'])
+      const rejection = fixture.logs.lines.find((line) => line.requestId === requestId)
+      expect(rejection?.code).toBe('E_NON_CANONICAL_PATH')
+    })
+  }
+})
+
 describe('guarded static files', () => {
   test('control is redirected to login', async () => {
     const response = await rawRequest(fixture.url, '/static/admin/secret.txt')
