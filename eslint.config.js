@@ -3,7 +3,14 @@ import security from 'eslint-plugin-security'
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', 'coverage/', 'examples/*/data/', 'client/'],
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      'examples/*/data/',
+      'client/',
+      'bench/.build/',
+    ],
   },
   ...tseslint.configs.recommended,
   security.configs.recommended,

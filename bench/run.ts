@@ -13,6 +13,7 @@ import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { checkStack, type LoadFixture } from './lib/checks.ts'
+import { compileStacks } from './lib/compile-stacks.ts'
 import { endpoints, runLoad, type Endpoint, type LoadSample } from './lib/load.ts'
 import {
   describeMachine,
@@ -260,8 +261,13 @@ async function main(): Promise<void> {
   }, deadlineMs).unref()
 
   try {
+    const compiledStacksDir = compileStacks()
     for (const stack of options.stacks) {
-      const started = await StackProcess.start(stack.name, { env, cpu: pinning.server })
+      const started = await StackProcess.start(stack.name, {
+        compiledStacksDir,
+        env,
+        cpu: pinning.server,
+      })
       processes.push(started)
       const fixture = await checkStack(stack, started.baseUrl, started.port)
       running.push({ stack, process: started, fixture })

@@ -3,9 +3,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const stacksDir = fileURLToPath(new URL('../stacks/', import.meta.url))
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url))
 const listeningLine = /^BENCH_LISTENING port=(\d+)$/m
 const startTimeoutMs = 30_000
@@ -13,6 +13,8 @@ const stopTimeoutMs = 5_000
 const keptOutputChars = 4_000
 
 export interface StartOptions {
+  /** Folder of the compiled stack files, as returned by `compileStacks`. */
+  compiledStacksDir: string
   /** Environment added to the parent's; the runner passes NODE_ENV and the secrets. */
   env: Record<string, string>
   /** CPU index to pin the child to with `taskset`, or undefined to leave it unpinned. */
@@ -52,16 +54,15 @@ export class StackProcess {
   }
 
   /**
-   * Starts `node --import tsx bench/stacks/<name>.ts` and resolves once
-   * it prints its port.
+   * Starts `node <compiledStacksDir>/<name>.js` and resolves once it prints its port.
    *
    * @throws Error when the child exits or stays silent for 30 s, with the end of its output.
    */
   static start(name: string, options: StartOptions): Promise<StackProcess> {
-    // Every stack loads its packages as compiled JavaScript, as in production: FastBlocks
-    // from dist/ (built by `npm run bench`), the peers from node_modules. tsx compiles only
-    // the stack file itself.
-    const nodeArguments = ['--import', 'tsx', `${stacksDir}${name}.ts`]
+    // Every stack runs as plain JavaScript under node, with no TypeScript loader, as in
+    // production: its own file compiled by compileStacks, FastBlocks from dist/ (built by
+    // `npm run bench`), the peers from node_modules.
+    const nodeArguments = [join(options.compiledStacksDir, `${name}.js`)]
     // taskset replaces itself with node (exec), so the child pid is the server's pid.
     const [command, commandArguments] =
       options.cpu === undefined

@@ -5,6 +5,9 @@
 import { fileURLToPath } from 'node:url'
 import nunjucks from 'nunjucks'
 
+// These URLs are relative to this file. The stacks run its compiled copy in bench/.build/,
+// which sits at the same depth as bench/stacks/, so both resolve to the same folders.
+
 /** Folder of the templates shared by all stacks: `layout.html`, `page.html`, `list.html`. */
 export const templatesDir = fileURLToPath(new URL('../templates/', import.meta.url))
 
