@@ -1,5 +1,6 @@
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
+import { pooledRandomBytes, pooledRandomString } from '../request-context/random-pool.ts'
 import type { Session } from '../session/types.ts'
 
 /** Session key of the per-session random seed. Keys starting with `_` are reserved. */
@@ -26,12 +27,10 @@ export type TokenFailure = 'no seed in session' | 'malformed token' | 'token mis
  * every response and a compression side channel (BREACH) cannot recover it.
  */
 export class CsrfTokens {
-  readonly #key: KeyObject
+  readonly #key: TokenKey
   readonly #session: Session
-  /** Last HMAC computed and its seed, reused within the request until the seed changes. */
-  #cached: { seed: string; value: Buffer } | undefined
 
-  constructor(key: KeyObject, session: Session) {
+  constructor(key: TokenKey, session: Session) {
     this.#key = key
     this.#session = session
   }
@@ -48,7 +47,7 @@ export class CsrfTokens {
   issue(): string {
     let seed = this.#readSeed()
     if (seed === undefined) {
-      seed = randomBytes(SEED_BYTES).toString('base64url')
+      seed = pooledRandomString(SEED_BYTES, 'base64url')
       this.#session.set(SEED_KEY, seed)
     }
     return maskToken(this.#valueFor(seed))
@@ -72,23 +71,51 @@ export class CsrfTokens {
   }
 
   #valueFor(seed: string): Buffer {
-    if (this.#cached?.seed !== seed) {
-      const value = createHmac('sha256', this.#key).update(seed).digest()
-      this.#cached = { seed, value }
+    return this.#key.valueFor(seed)
+  }
+}
+
+// Token values kept per key, so that a visitor's next requests skip the HMAC. At about
+// 150 bytes an entry (an estimate), a full cache is about 150 KB. It is emptied when full.
+const MAX_CACHED_VALUES = 1000
+
+/**
+ * The CSRF secret as an HMAC key, with the token values it computed for recent seeds.
+ * A value is derived from the secret and a seed alone, so a cached one equals a new one.
+ */
+export class TokenKey {
+  readonly #key: KeyObject
+  readonly #values = new Map<string, Buffer>()
+
+  constructor(secret: string) {
+    this.#key = createSecretKey(Buffer.from(secret, 'utf8'))
+  }
+
+  /** Returns HMAC-SHA256(secret, seed). The caller must not change the returned buffer. */
+  valueFor(seed: string): Buffer {
+    let value = this.#values.get(seed)
+    if (value === undefined) {
+      value = createHmac('sha256', this.#key).update(seed).digest()
+      if (this.#values.size >= MAX_CACHED_VALUES) this.#values.clear()
+      this.#values.set(seed, value)
     }
-    return this.#cached.value
+    return value
   }
 }
 
 /** Turns the CSRF secret into an HMAC key once, at set-up. */
-export function createTokenKey(secret: string): KeyObject {
-  return createSecretKey(Buffer.from(secret, 'utf8'))
+export function createTokenKey(secret: string): TokenKey {
+  return new TokenKey(secret)
 }
 
 /** Masks a token value: random pad || (pad XOR value), base64url. */
 export function maskToken(value: Buffer): string {
-  const pad = randomBytes(TOKEN_BYTES)
-  return Buffer.concat([pad, xor(pad, value)]).toString('base64url')
+  const masked = pooledRandomBytes(2 * TOKEN_BYTES)
+  for (let index = 0; index < TOKEN_BYTES; index += 1) {
+    // eslint-disable-next-line security/detect-object-injection -- index within both buffers
+    masked[TOKEN_BYTES + index] = masked[index]! ^ value[index]!
+  }
+  return masked.toString('base64url')
 }
 
 /**
@@ -107,5 +134,10 @@ export function unmaskToken(token: string): Buffer | undefined {
 
 /** XORs two buffers of the same length into a new buffer. */
 function xor(left: Buffer, right: Buffer): Buffer {
-  return Buffer.from(left.map((byte, index) => byte ^ right.readUInt8(index)))
+  const result = Buffer.allocUnsafe(left.length)
+  for (let index = 0; index < left.length; index += 1) {
+    // eslint-disable-next-line security/detect-object-injection -- index within both buffers
+    result[index] = left[index]! ^ right[index]!
+  }
+  return result
 }

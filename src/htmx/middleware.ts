@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import type { FastBlocksEnv } from '../app/env.ts'
+import { mutableHeaders } from '../request-context/mutable-headers.ts'
 import type { HtmxDetails } from './types.ts'
 
 export interface HtmxOptions {
@@ -39,14 +40,7 @@ export function htmx(options: HtmxOptions = {}): MiddlewareHandler<FastBlocksEnv
     c.set('htmx', readHtmxDetails(c.req.raw.headers))
     await next()
 
-    try {
-      appendVary(c.res.headers, vary)
-    } catch (error) {
-      // Responses from Response.redirect() or fetch() have immutable headers: copy them.
-      if (!(error instanceof TypeError)) throw error
-      c.res = new Response(c.res.body, c.res)
-      appendVary(c.res.headers, vary)
-    }
+    appendVary(mutableHeaders(c), vary)
   }
 }
 

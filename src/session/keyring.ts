@@ -23,6 +23,8 @@ export interface SessionKey {
   readonly key: KeyObject
   /** Base64url of the JWE protected header `{"alg":"dir","enc":"A256GCM","kid":…}`, built once. */
   readonly protectedHeader: string
+  /** ASCII bytes of `protectedHeader`: the additional authenticated data of every seal. */
+  readonly additionalData: Buffer
 }
 
 /** Session keys. New cookies are sealed with `current`, and every key of the ring can unseal. */
@@ -117,5 +119,5 @@ function deriveSessionKey(secret: string): SessionKey {
   const protectedHeader = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid })).toString(
     'base64url',
   )
-  return { kid, key, protectedHeader }
+  return { kid, key, protectedHeader, additionalData: Buffer.from(protectedHeader, 'latin1') }
 }

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { pooledRandomBytes } from '../request-context/random-pool.ts'
 import type { Keyring, SessionKey } from './keyring.ts'
 
 /**
@@ -66,11 +67,11 @@ const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
  * ```
  */
 export function sealSession(payload: SessionPayload, keyring: Keyring): string {
-  const { key, protectedHeader } = keyring.current
-  const iv = randomBytes(IV_BYTES)
+  const { key, protectedHeader, additionalData } = keyring.current
+  const iv = pooledRandomBytes(IV_BYTES)
   const cipher = createCipheriv('aes-256-gcm', key, iv)
   // The additional authenticated data of a compact JWE is the ASCII of the encoded header.
-  cipher.setAAD(Buffer.from(protectedHeader, 'latin1'))
+  cipher.setAAD(additionalData)
   const ciphertext = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()])
   const tag = cipher.getAuthTag()
   return `${protectedHeader}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${tag.toString('base64url')}`
@@ -103,7 +104,7 @@ export function unsealSession(sealed: string, keyring: Keyring): UnsealResult {
   let plaintext: Buffer
   try {
     const decipher = createDecipheriv('aes-256-gcm', usedKey.key, iv, { authTagLength: TAG_BYTES })
-    decipher.setAAD(Buffer.from(header, 'latin1'))
+    decipher.setAAD(usedKey.additionalData)
     decipher.setAuthTag(tag)
     plaintext = Buffer.concat([
       decipher.update(Buffer.from(ciphertextText, 'base64url')),

@@ -1,0 +1,187 @@
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import type { AddressInfo } from 'node:net'
+import { describe, expect, test } from 'vitest'
+import { mutableHeaders } from './mutable-headers.ts'
+import { pooledRandomBytes, pooledRandomString } from './random-pool.ts'
+import { ResponseHeaders } from './response-headers.ts'
+
+/** Applies the same calls to a runtime Headers and a ResponseHeaders and returns both. */
+function both(change: (headers: Headers) => void): [Headers, Headers] {
+  const runtime = new Headers()
+  const ours = new ResponseHeaders() as unknown as Headers
+  change(runtime)
+  change(ours)
+  return [runtime, ours]
+}
+
+describe('ResponseHeaders', () => {
+  test('passes instanceof Headers', () => {
+    expect(new ResponseHeaders()).toBeInstanceOf(Headers)
+  })
+
+  test('iterates like Headers', () => {
+    const [runtime, ours] = both((headers) => {
+      headers.set('X-B', 'two')
+      headers.append('x-a', 'one')
+      headers.append('X-A', 'again')
+      headers.append('Set-Cookie', 'b=2')
+      headers.append('Set-Cookie', 'a=1')
+      headers.set('Vary', '  Accept \t')
+    })
+    expect([...ours]).toEqual([...runtime])
+    expect([...ours.keys()]).toEqual([...runtime.keys()])
+    expect([...ours.values()]).toEqual([...runtime.values()])
+  })
+
+  test('reads like Headers', () => {
+    const [runtime, ours] = both((headers) => {
+      headers.append('Set-Cookie', 'a=1')
+      headers.append('Set-Cookie', 'b=2')
+      headers.set('Content-Type', 'text/html')
+    })
+    for (const name of ['set-cookie', 'CONTENT-TYPE', 'missing']) {
+      expect(ours.get(name)).toBe(runtime.get(name))
+      expect(ours.has(name)).toBe(runtime.has(name))
+    }
+    expect(ours.getSetCookie()).toEqual(runtime.getSetCookie())
+  })
+
+  test('set replaces and delete removes', () => {
+    const [runtime, ours] = both((headers) => {
+      headers.append('Set-Cookie', 'a=1')
+      headers.set('Set-Cookie', 'b=2')
+      headers.set('Cache-Control', 'no-cache')
+      headers.set('cache-control', 'no-store')
+      headers.append('X-Gone', '1')
+      headers.delete('x-gone')
+    })
+    expect([...ours]).toEqual([...runtime])
+  })
+
+  test('rejects invalid names and values', () => {
+    const headers = new ResponseHeaders()
+    expect(() => headers.set('Bad Name', 'x')).toThrow(TypeError)
+    expect(() => headers.set('', 'x')).toThrow(TypeError)
+    expect(() => headers.set('X-Split', 'a\r\nSet-Cookie: evil=1')).toThrow(TypeError)
+    expect(() => headers.append('X-Null', 'a\0b')).toThrow(TypeError)
+    expect(() => headers.append('X-Line', 'a\nb')).toThrow(TypeError)
+    expect([...headers]).toEqual([])
+  })
+
+  test('copies a record with array values', () => {
+    const headers = new ResponseHeaders({
+      'set-cookie': ['a=1', 'b=2'],
+      'content-type': 'text/plain',
+    })
+    expect(headers.getSetCookie()).toEqual(['a=1', 'b=2'])
+    expect(headers.get('Content-Type')).toBe('text/plain')
+  })
+
+  test('copies runtime Headers with cookies', () => {
+    const source = new Headers([
+      ['Set-Cookie', 'a=1'],
+      ['Set-Cookie', 'b=2'],
+      ['X-One', '1'],
+    ])
+    const copy = new ResponseHeaders(source)
+    expect([...copy]).toEqual([...source])
+  })
+
+  test('copies into runtime Headers and Response', () => {
+    const ours = new ResponseHeaders()
+    ours.append('Set-Cookie', 'a=1')
+    ours.append('Set-Cookie', 'b=2')
+    ours.set('X-One', '1')
+    expect(new Headers(ours as unknown as Headers).getSetCookie()).toEqual(['a=1', 'b=2'])
+    const response = new Response('body', { headers: ours as unknown as Headers })
+    expect(response.headers.get('x-one')).toBe('1')
+    expect(response.headers.getSetCookie()).toEqual(['a=1', 'b=2'])
+  })
+})
+
+describe('mutableHeaders on @hono/node-server', () => {
+  test('headers set after the handler reach the client', async () => {
+    let base = ''
+    const app = new Hono()
+    app.use(async (c, next) => {
+      await next()
+      const headers = mutableHeaders(c)
+      headers.set('X-Layer', 'set')
+      headers.set('X-Headers-Class', headers instanceof ResponseHeaders ? 'map' : 'runtime')
+      headers.append('Set-Cookie', 'a=1; Path=/')
+      headers.append('Set-Cookie', 'b=2; Path=/')
+    })
+    app.get('/text', (c) => c.text('plain'))
+    app.get('/html', (c) => c.html('<p>page</p>', 201))
+    app.get('/redirect', () => Response.redirect('http://127.0.0.1/elsewhere', 302))
+    // A URLSearchParams body is not one that the server writes without a runtime Response.
+    app.get('/form', () => new Response(new URLSearchParams('a=1')))
+    app.get('/proxied', () => fetch(`${base}/form`))
+
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
+    await new Promise((resolve) => server.once('listening', resolve))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const text = await fetch(`${base}/text`)
+      expect(text.headers.get('x-layer')).toBe('set')
+      // A direct response takes the Map-backed path, a redirect the runtime Headers path.
+      expect(text.headers.get('x-headers-class')).toBe('map')
+      expect(text.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/'])
+      expect(text.headers.get('content-type')).toBe('text/plain; charset=UTF-8')
+      expect(await text.text()).toBe('plain')
+
+      const html = await fetch(`${base}/html`)
+      expect(html.status).toBe(201)
+      expect(html.headers.get('x-layer')).toBe('set')
+      expect(html.headers.get('content-type')).toBe('text/html; charset=UTF-8')
+
+      const redirect = await fetch(`${base}/redirect`, { redirect: 'manual' })
+      expect(redirect.status).toBe(302)
+      expect(redirect.headers.get('x-layer')).toBe('set')
+      expect(redirect.headers.get('x-headers-class')).toBe('map')
+
+      const form = await fetch(`${base}/form`)
+      expect(form.headers.get('x-layer')).toBe('set')
+      expect(form.headers.get('x-headers-class')).toBe('runtime')
+      expect(await form.text()).toBe('a=1')
+
+      // A fetched response has immutable headers, so the layer works on a copy.
+      const proxied = await fetch(`${base}/proxied`)
+      expect(proxied.headers.get('x-headers-class')).toBe('runtime')
+      // The inner response passed the layer too, so each cookie is there twice.
+      expect(proxied.headers.getSetCookie()).toHaveLength(4)
+      expect(redirect.headers.get('location')).toBe('http://127.0.0.1/elsewhere')
+
+      const head = await fetch(`${base}/text`, { method: 'HEAD' })
+      expect(head.headers.get('x-layer')).toBe('set')
+      expect(head.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/'])
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
+
+describe('random pool', () => {
+  test('hands out no byte twice across refills', () => {
+    const seen = new Set<string>()
+    // 16-byte values over three refills of the 8 KiB pool; a repeat would mean reuse.
+    for (let count = 0; count < 1600; count += 1) {
+      const value = pooledRandomString(16, 'base64')
+      expect(seen.has(value)).toBe(false)
+      seen.add(value)
+    }
+  })
+
+  test('returned buffers are not views of the pool', () => {
+    const first = pooledRandomBytes(32)
+    const copy = Buffer.from(first)
+    for (let count = 0; count < 600; count += 1) pooledRandomBytes(32)
+    expect(first.equals(copy)).toBe(true)
+  })
+
+  test('large requests have the requested size', () => {
+    expect(pooledRandomBytes(1024)).toHaveLength(1024)
+    expect(Buffer.from(pooledRandomString(300, 'base64url'), 'base64url')).toHaveLength(300)
+  })
+})
