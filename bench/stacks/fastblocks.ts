@@ -23,7 +23,7 @@ const app = await createApp({ root: benchRoot })
 app.get('/plain', (c) => c.text('ok'))
 
 app.get('/page', (c) => {
-  const session = c.var.session
+  const session = c.get('session')
   const visits = nextVisitCount(session.get(visitsKey))
   session.set(visitsKey, visits)
   return c.render('page.html', { title: pageTitle, visits, items }, { block: 'list' })
@@ -31,7 +31,7 @@ app.get('/page', (c) => {
 
 app.post('/submit', async (c) => {
   const form = await c.req.parseBody()
-  c.var.session.set(noteKey, readNote(form.note))
+  c.get('session').set(noteKey, readNote(form.note))
   return c.redirect('/page', 303)
 })
 

@@ -123,7 +123,7 @@ function tokensMatch(submitted: string, expected: string): boolean {
 const csrfTokenCheck: MiddlewareHandler<BenchEnv> = async (c, next) => {
   const form = await c.req.parseBody()
   const submitted = form[csrfFieldName]
-  const expected = c.var.session.get(csrfSessionKey)
+  const expected = c.get('session').get(csrfSessionKey)
   // Missing token, missing session token or a mismatch: reject before the handler runs.
   if (typeof submitted !== 'string' || typeof expected !== 'string') {
     return c.text('Invalid CSRF token', 403)
@@ -164,7 +164,7 @@ for (const path of ['/page', '/submit']) {
 app.use('/submit', bodyLimit({ maxSize: 1024 * 1024 }), csrf(), csrfTokenCheck)
 
 app.get('/page', (c) => {
-  const session = c.var.session
+  const session = c.get('session')
   const visits = nextVisitCount(session.get(visitsKey))
   session.set(visitsKey, visits)
   c.header('Vary', 'HX-Request')
@@ -177,7 +177,7 @@ app.get('/page', (c) => {
       title: pageTitle,
       visits,
       items,
-      csp_nonce: c.var.secureHeadersNonce,
+      csp_nonce: c.get('secureHeadersNonce'),
       csrf_token: csrfHiddenInput(csrfFieldName, sessionCsrfToken(session)),
     }),
   )
@@ -185,7 +185,7 @@ app.get('/page', (c) => {
 
 app.post('/submit', async (c) => {
   const form = await c.req.parseBody()
-  c.var.session.set(noteKey, readNote(form.note))
+  c.get('session').set(noteKey, readNote(form.note))
   return c.redirect('/page', 303)
 })
 

@@ -13,6 +13,7 @@ import { loadSettings, type LoadSettingsOptions } from '../config/index.ts'
 import type { Settings } from '../config/types.ts'
 import { requestContext, createErrorHandler, createLogger } from '../request-context/index.ts'
 import {
+  BoundedMemo,
   clientAddress,
   forwardedOrigin,
   parseTrustedProxies,
@@ -55,6 +56,9 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
+// Entries of each per-app cache of client addresses and origins.
+const MEMO_ENTRIES = 1000
+
 /** A Hono application with the FastBlocks pipeline in front of its routes. */
 export class FastBlocks extends Hono<FastBlocksEnv> {
   readonly settings: Settings
@@ -92,6 +96,10 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
     }
     const trusted = parseTrustedProxies(settings.app.trusted_proxies)
     const configuredOrigin = settings.app.origin
+    // Parsing addresses and URLs for every request showed in profiles. The results depend
+    // only on the strings in the keys below.
+    const clientAddresses = new BoundedMemo<string>(MEMO_ENTRIES)
+    const origins = new BoundedMemo<string>(MEMO_ENTRIES)
     // One policy for layer 3 and for responses that leave before layer 3 ran.
     const headerPolicy = new SecurityHeaderPolicy({
       hsts: production,
@@ -112,21 +120,23 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
         logger,
         resolveClientAddress: (c) => {
           const peer = remoteAddressOf(c)
-          return clientAddress(peer, c.req.header('X-Forwarded-For'), trusted)
+          const forwardedFor = c.req.header('X-Forwarded-For')
+          return clientAddresses.get(`${peer}\n${forwardedFor}`, () =>
+            clientAddress(peer, forwardedFor, trusted),
+          )
         },
-        resolveOrigin: (c) =>
-          configuredOrigin ??
-          (trusted.none
-            ? originOfUrl(c.req.url)
-            : forwardedOrigin(
-                remoteAddressOf(c),
-                c.req.url,
-                {
-                  'x-forwarded-proto': c.req.header('X-Forwarded-Proto'),
-                  'x-forwarded-host': c.req.header('X-Forwarded-Host'),
-                },
-                trusted,
-              )),
+        resolveOrigin: (c) => {
+          if (configuredOrigin !== undefined) return configuredOrigin
+          const urlOrigin = originOfUrl(c.req.url)
+          if (trusted.none) return urlOrigin
+          const peer = remoteAddressOf(c)
+          const headers = {
+            'x-forwarded-proto': c.req.header('X-Forwarded-Proto'),
+            'x-forwarded-host': c.req.header('X-Forwarded-Host'),
+          }
+          const key = `${urlOrigin}\n${peer}\n${headers['x-forwarded-proto']}\n${headers['x-forwarded-host']}`
+          return origins.get(key, () => forwardedOrigin(peer, urlOrigin, headers, trusted))
+        },
         ensureSecurityHeaders: (headers) => headerPolicy.ensure(headers),
       }),
     )

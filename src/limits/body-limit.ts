@@ -1,4 +1,4 @@
-import type { HonoRequest, MiddlewareHandler } from 'hono'
+import type { Context, HonoRequest, MiddlewareHandler, Next } from 'hono'
 import type { FastBlocksEnv } from '../app/env.ts'
 import {
   BadRequestError,
@@ -113,7 +113,7 @@ export function bodyLimit(options: BodyLimitOptions = {}): MiddlewareHandler<Fas
     )
   }
 
-  return async function bodyLimit(c, next) {
+  return function bodyLimit(c, next) {
     const request = c.req.raw
 
     // A declared length over the limit: reject without reading a byte.
@@ -125,23 +125,35 @@ export function bodyLimit(options: BodyLimitOptions = {}): MiddlewareHandler<Fas
     // GET and HEAD bodies never reach the application, so they need no limit here.
     const method = request.method
     if (method === 'GET' || method === 'HEAD' || request.body === null) return next()
-
-    // The declared length may be false and a chunked body has none: count the bytes read.
-    let body: Buffer<ArrayBuffer> | undefined
-    try {
-      body = await readAtMost(request.body, maxBytes)
-    } catch (error) {
-      if (error instanceof FastBlocksError) {
-        Object.assign(error.details, { layer: 'limits', reason: 'body read failed' })
-      }
-      throw error
-    }
-    if (body === undefined) rejectTooLarge('body over the limit', maxBytes)
-
-    c.req.raw = withBufferedBody(request, body)
-    rejectMalformedBodies(c.req)
-    await next()
+    return bufferBody(c, request.body, maxBytes, next)
   }
+}
+
+/**
+ * Reads the request body up to `maxBytes` and runs the inner layers with a request that
+ * carries it. Raises BodyTooLargeError past the limit.
+ */
+async function bufferBody(
+  c: Context<FastBlocksEnv>,
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  next: Next,
+): Promise<void> {
+  // The declared length may be false and a chunked body has none: count the bytes read.
+  let body: Buffer<ArrayBuffer> | undefined
+  try {
+    body = await readAtMost(stream, maxBytes)
+  } catch (error) {
+    if (error instanceof FastBlocksError) {
+      Object.assign(error.details, { layer: 'limits', reason: 'body read failed' })
+    }
+    throw error
+  }
+  if (body === undefined) rejectTooLarge('body over the limit', maxBytes)
+
+  c.req.raw = withBufferedBody(c.req.raw, body)
+  rejectMalformedBodies(c.req)
+  await next()
 }
 
 /**

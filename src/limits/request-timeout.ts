@@ -39,24 +39,27 @@ export function requestTimeout(
     )
   }
 
-  return async function requestTimeout(c, next) {
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), ms)
+  const timeoutError = () =>
+    new RequestTimeoutError(ms, {
+      details: { layer: 'limits', reason: 'handler timed out', timeoutMs: ms },
     })
-    const handled = next()
-    // The 503 has been sent by the time a late handler fails, so its error is dropped.
-    handled.catch(() => undefined)
 
-    try {
-      const outcome = await Promise.race([handled, timedOut])
-      if (outcome === 'timeout') {
-        throw new RequestTimeoutError(ms, {
-          details: { layer: 'limits', reason: 'handler timed out', timeoutMs: ms },
-        })
-      }
-    } finally {
-      clearTimeout(timer)
-    }
+  return function requestTimeout(_c, next) {
+    const handled = next()
+    // The first of the handler and the timer settles the promise. A late result or error of
+    // the handler is dropped, because the 503 has been sent by then.
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(timeoutError()), ms)
+      handled.then(
+        () => {
+          clearTimeout(timer)
+          resolve()
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
   }
 }

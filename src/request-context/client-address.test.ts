@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { InvalidSettingsError } from '../errors/index.ts'
 import {
+  BoundedMemo,
   clientAddress,
   forwardedHost,
   forwardedOrigin,
@@ -263,5 +264,42 @@ describe('forwardedOrigin', () => {
     expect(forwardedOrigin('10.0.0.2', 'http://app.example/', headers, trusted)).toBe(
       'http://app.example',
     )
+  })
+})
+
+describe('BoundedMemo', () => {
+  test('computes each key once', () => {
+    const memo = new BoundedMemo<string>(10)
+    let calls = 0
+    const compute = () => {
+      calls += 1
+      return `value ${calls}`
+    }
+    expect(memo.get('a', compute)).toBe('value 1')
+    expect(memo.get('a', compute)).toBe('value 1')
+    expect(calls).toBe(1)
+  })
+
+  test('keeps an undefined result', () => {
+    const memo = new BoundedMemo<string | undefined>(10)
+    let calls = 0
+    memo.get('a', () => {
+      calls += 1
+      return undefined
+    })
+    memo.get('a', () => {
+      calls += 1
+      return undefined
+    })
+    expect(calls).toBe(1)
+  })
+
+  test('empties itself when full', () => {
+    const memo = new BoundedMemo<number>(2)
+    memo.get('a', () => 1)
+    memo.get('b', () => 2)
+    // The third key drops the first two.
+    expect(memo.get('c', () => 3)).toBe(3)
+    expect(memo.get('a', () => 10)).toBe(10)
   })
 })

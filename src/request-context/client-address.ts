@@ -421,3 +421,27 @@ function formatAddress(hextets: number[]): string {
   const tail = groups.slice(bestStart + bestLength).join(':')
   return `${head}::${tail}`
 }
+
+/**
+ * Results computed from request headers, kept by key up to a fixed count and all dropped
+ * when that count is reached. Clients choose the keys, so the count bounds the memory they
+ * can fill, and normal traffic, with few distinct proxies and hosts, hits the cache.
+ */
+export class BoundedMemo<T> {
+  readonly #values = new Map<string, T>()
+  readonly #maxEntries: number
+
+  constructor(maxEntries: number) {
+    this.#maxEntries = maxEntries
+  }
+
+  /** Returns the value kept for `key`, or computes, keeps and returns it. */
+  get(key: string, compute: () => T): T {
+    const kept = this.#values.get(key)
+    if (kept !== undefined || this.#values.has(key)) return kept as T
+    const value = compute()
+    if (this.#values.size >= this.#maxEntries) this.#values.clear()
+    this.#values.set(key, value)
+    return value
+  }
+}
