@@ -8,7 +8,10 @@ import {
   transformer,
   type CompiledCode,
   type CompiledTemplate,
+  type CompilerFrame,
   type FilterNode,
+  type ForNode,
+  type IncludeNode,
   type IsNode,
   type LiteralNode,
   type LookupValNode,
@@ -17,6 +20,7 @@ import {
   type SymbolNode,
   type TemplateNode,
 } from './nunjucks-internals.ts'
+import { outputValue, setLoopVariables } from './render-helpers.ts'
 
 /** Parameter name of the helpers in generated code. Template variables compile to other names. */
 const HELPERS = '__fastblocks'
@@ -26,6 +30,8 @@ interface CodeHelpers {
   defined(value: unknown, variable: string, line: number): unknown
   /** Returns the parent template with its setup function in place of its root. */
   setupView(template: CompiledTemplate): Pick<CompiledTemplate, 'blocks' | 'rootRenderFunc'>
+  outputValue: typeof outputValue
+  setLoopVariables: typeof setLoopVariables
 }
 
 /**
@@ -100,6 +106,93 @@ class FastBlocksCompiler extends Compiler {
     super.compileFilter(node, frame)
   }
 
+  /**
+   * Emits the same output statements as Nunjucks, with `outputValue` for `suppressValue`.
+   * Nunjucks' `ensureDefined` wrapper is left out because this compiler runs with
+   * `throwOnUndefined` false and checks undefined values itself.
+   */
+  override compileOutput(node: NodeListNode, frame: unknown): void {
+    for (const child of node.children) {
+      if (child.typename !== 'TemplateData') {
+        this._emit(`${this.buffer} += ${HELPERS}.outputValue(`)
+        this.compile(child, frame)
+        this._emit(', env.opts.autoescape);\n')
+      } else if ((child as LiteralNode).value) {
+        // Template text is never escaped, so it is appended as a string literal.
+        this._emit(`${this.buffer} += `)
+        this.compileLiteral(child as LiteralNode, frame)
+        this._emitLine(';')
+      }
+    }
+  }
+
+  /**
+   * Emits a `{% for name in … %}` loop as Nunjucks does, but stores the loop variable with a
+   * property write where Nunjucks calls `frame.set(name, value)`. That call splits the name
+   * on `.` and, for a name without one, makes the same write. Loops that unpack several
+   * names keep the Nunjucks code.
+   */
+  override compileFor(node: ForNode, frame: CompilerFrame): void {
+    if (node.name.typename !== 'Symbol') {
+      super.compileFor(node, frame)
+      return
+    }
+    const name = (node.name as SymbolNode).value
+    const index = this._tmpid()
+    const length = this._tmpid()
+    const array = this._tmpid()
+    const loopFrame = frame.push()
+    this._emitLine('frame = frame.push();')
+    this._emit(`var ${array} = `)
+    this._compileExpression(node.arr, loopFrame)
+    this._emitLine(';')
+    this._emitLine(`if(${array}) {${array} = runtime.fromIterator(${array});`)
+
+    const item = this._tmpid()
+    loopFrame.set(name, item)
+    this._emitLine(`var ${length} = ${array}.length;`)
+    // The length is read on every iteration because a method call in the body may change the array.
+    this._emitLine(`for(var ${index}=0; ${index} < ${array}.length; ${index}++) {`)
+    this._emitLine(`var ${item} = ${array}[${index}];`)
+    this._emitLine(`frame.variables[${JSON.stringify(name)}] = ${item};`)
+    this._emitLoopBindings(node, array, index, length)
+    this._withScopedSyntax(() => {
+      this.compile(node.body, loopFrame)
+    })
+    this._emitLine('}')
+    this._emitLine('}')
+
+    if (node.else_) {
+      this._emitLine(`if (!${length}) {`)
+      this.compile(node.else_, loopFrame)
+      this._emitLine('}')
+    }
+    this._emitLine('frame = frame.pop();')
+  }
+
+  /**
+   * Emits `{% include %}` as two nested callbacks: load the template, then render it with the
+   * context's variables and the current frame, and append the output. Nunjucks emits the same
+   * three steps as tasks of `env.waterfall`, which runs them in the same order but allocates
+   * closures and argument arrays at each step.
+   */
+  override compileInclude(node: IncludeNode, frame: CompilerFrame): void {
+    const template = this._compileGetTemplate(node, frame, false, node.ignoreMissing)
+    const output = this._tmpid()
+    this._emitLine(
+      `${template}.render(context.getVariables(), frame, ${this._makeCallback(output)}`,
+    )
+    this._emitLine(`${this.buffer} += ${output};`)
+    // The rest of the template runs inside both callbacks, which close where it ends.
+    this._addScopeLevel()
+    this._addScopeLevel()
+  }
+
+  /** Emits one `setLoopVariables` call where Nunjucks emits seven `frame.set("loop.…")`. */
+  override _emitLoopBindings(_node: TemplateNode, _array: string, index: string, length: string) {
+    this._emitLine(`${HELPERS}.setLoopVariables(frame, ${index}, ${length});`)
+  }
+
   override compileExtends(node: TemplateNode, frame: unknown): void {
     super.compileExtends(node, frame)
     if (this.#mode.setup) {
@@ -162,6 +255,8 @@ export function compileTemplate(
     setupView(template) {
       return { blocks: template.blocks, rootRenderFunc: setupRootOf(template) }
     },
+    outputValue,
+    setLoopVariables,
   }
 
   let code: CompiledCode

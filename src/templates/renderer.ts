@@ -26,6 +26,9 @@ export interface TemplateRenderer {
 /** Block render templates kept per template; more block names than this are not cached. */
 const MAX_CACHED_BLOCKS = 64
 
+/** Maximum number of template names remembered as valid. Other names are checked on every render. */
+const MAX_CACHED_NAMES = 256
+
 /** The Nunjucks 3.2.4 message for a name that no loader finds. It has no error class. */
 const NOT_FOUND_MESSAGE = /template not found: (.+)$/m
 
@@ -34,6 +37,8 @@ export class NunjucksRenderer implements TemplateRenderer {
   readonly #loader: TemplateLoader
   readonly #reload: boolean
   readonly #blockTemplates = new WeakMap<CompiledTemplate, Map<string, CompiledTemplate>>()
+  /** Names that passed checkTemplateName, whose result depends on the name alone. */
+  readonly #validNames = new Set<string>()
 
   constructor(env: nunjucks.Environment, loader: TemplateLoader, reload: boolean) {
     this.#env = env
@@ -66,8 +71,13 @@ export class NunjucksRenderer implements TemplateRenderer {
   }
 
   #template(name: string): CompiledTemplate {
-    // Checked before the environment's cache, whose lookup by name happens first.
-    checkTemplateName(name)
+    // Checked before the environment's cache, whose lookup by name happens first. The check
+    // runs several regular expressions, so names that passed it are remembered.
+    if (!this.#validNames.has(name)) {
+      checkTemplateName(name)
+      // Names can come from requests, so the set stops growing at its maximum.
+      if (this.#validNames.size < MAX_CACHED_NAMES) this.#validNames.add(name)
+    }
     if (this.#reload) this.#loader.checkForChanges()
     return this.#env.getTemplate(name, true) as CompiledTemplate
   }
