@@ -439,6 +439,20 @@ describe('requestTimeout', () => {
     }
   })
 
+  test('slow request times out among fast ones', async () => {
+    const { app } = createApp({ timeoutMs: 50 })
+    const started = performance.now()
+    const [slow, ...fast] = await Promise.all([
+      app.request('/slow'),
+      ...Array.from({ length: 5 }, () => app.request('/')),
+    ])
+
+    expect(slow?.status).toBe(503)
+    for (const response of fast) expect(response.status).toBe(200)
+    // The check runs every tenth of the limit, so the 503 comes soon after 50 ms.
+    expect(performance.now() - started).toBeLessThan(1_000)
+  })
+
   test('handler error passes through unchanged', async () => {
     const { app } = createApp({ timeoutMs: 1_000 })
     const response = await app.request('/fails')
