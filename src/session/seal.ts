@@ -91,8 +91,9 @@ export function sealSession(payload: SessionPayload, keyring: Keyring): string {
  */
 export function unsealSession(sealed: string, keyring: Keyring): UnsealResult {
   if (sealed.length > MAX_SEALED_LENGTH) return { ok: false, reason: 'oversized' }
-  if (!hasCanonicalCompactShape(sealed)) return { ok: false, reason: 'malformed' }
-  const [header = '', , ivText = '', ciphertextText = '', tagText = ''] = sealed.split('.')
+  const parts = compactParts(sealed)
+  if (parts === undefined) return { ok: false, reason: 'malformed' }
+  const [header, ivText, ciphertextText, tagText] = parts
 
   const usedKey = keyForHeader(header, keyring)
   if (typeof usedKey === 'string') return { ok: false, reason: usedKey }
@@ -101,15 +102,13 @@ export function unsealSession(sealed: string, keyring: Keyring): UnsealResult {
   const tag = Buffer.from(tagText, 'base64url')
   if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) return { ok: false, reason: 'malformed' }
 
-  let plaintext: Buffer
+  let plaintext: string
   try {
     const decipher = createDecipheriv('aes-256-gcm', usedKey.key, iv, { authTagLength: TAG_BYTES })
     decipher.setAAD(usedKey.additionalData)
     decipher.setAuthTag(tag)
-    plaintext = Buffer.concat([
-      decipher.update(Buffer.from(ciphertextText, 'base64url')),
-      decipher.final(),
-    ])
+    plaintext = decipher.update(Buffer.from(ciphertextText, 'base64url'), undefined, 'utf8')
+    plaintext += decipher.final('utf8')
   } catch {
     // final() throws when the tag does not verify: the cookie was changed or forged.
     return { ok: false, reason: 'decryption_failed' }
@@ -144,20 +143,24 @@ function keyForHeader(header: string, keyring: Keyring): SessionKey | UnsealFail
 }
 
 /**
- * Checks the five compact JWE parts: a protected header, an empty encrypted key (`dir`),
- * then IV, ciphertext and tag, each canonical base64url.
+ * Returns the protected header, IV, ciphertext and tag of a compact JWE with an empty
+ * encrypted key (`dir`), or undefined unless it has exactly five parts and the four that
+ * are not empty are canonical base64url.
  *
  * Canonical means that the last character carries no bits beyond the data. Base64 decoders
  * such as `atob` ignore those spare bits, so without this check a change to them would
  * still unseal, and one session would have several valid cookie strings.
  */
-function hasCanonicalCompactShape(sealed: string): boolean {
+function compactParts(sealed: string): [string, string, string, string] | undefined {
   const parts = sealed.split('.')
-  if (parts.length !== 5 || parts[1] !== '') return false
-  for (const [index, part] of parts.entries()) {
-    if (index !== 1 && !isCanonicalBase64url(part)) return false
-  }
-  return true
+  if (parts.length !== 5 || parts[1] !== '') return undefined
+  const [header = '', , iv = '', ciphertext = '', tag = ''] = parts
+  const canonical =
+    isCanonicalBase64url(header) &&
+    isCanonicalBase64url(iv) &&
+    isCanonicalBase64url(ciphertext) &&
+    isCanonicalBase64url(tag)
+  return canonical ? [header, iv, ciphertext, tag] : undefined
 }
 
 function isCanonicalBase64url(part: string): boolean {
@@ -172,10 +175,10 @@ function isCanonicalBase64url(part: string): boolean {
   return (lastValue & spareBitsMask) === 0
 }
 
-function parsePayload(plaintext: Buffer): SessionPayload | undefined {
+function parsePayload(plaintext: string): SessionPayload | undefined {
   let value: unknown
   try {
-    value = JSON.parse(plaintext.toString('utf8'))
+    value = JSON.parse(plaintext)
   } catch {
     return undefined
   }
