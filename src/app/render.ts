@@ -38,18 +38,15 @@ export interface PageRenderer {
  * and slowed every render by about half in a local measurement.
  */
 class LazySafeString {
-  #build: (() => string) | undefined
-  #text = ''
+  readonly #build: (() => string) | undefined
+  #text: string | undefined
 
-  constructor(build: () => string) {
+  constructor(build?: () => string) {
     this.#build = build
   }
 
   get val(): string {
-    if (this.#build !== undefined) {
-      this.#text = this.#build()
-      this.#build = undefined
-    }
+    this.#text ??= this.build()
     return this.#text
   }
 
@@ -64,12 +61,73 @@ class LazySafeString {
   valueOf(): string {
     return this.val
   }
+
+  /** Returns the text. Called once, on first use. */
+  protected build(): string {
+    return this.#build?.() ?? ''
+  }
 }
 Object.setPrototypeOf(LazySafeString.prototype, nunjucks.runtime.SafeString.prototype)
 
 /** Returns text that templates print unescaped, built on first use. */
 export function lazySafeString(build: () => string): nunjucks.runtime.SafeString {
   return new LazySafeString(build) as unknown as nunjucks.runtime.SafeString
+}
+
+/**
+ * The request's CSRF token, issued on first use and shared by the template variables that
+ * print it, so one render masks one token.
+ */
+class RenderToken {
+  readonly #issue: () => string
+  #token: string | undefined
+
+  constructor(issue: () => string) {
+    this.#issue = issue
+  }
+
+  /** The masked token, escaped for an attribute value. */
+  get value(): string {
+    this.#token ??= escapeAttribute(this.#issue())
+    return this.#token
+  }
+}
+
+type MarkupKind = 'csrf_token' | 'csrf_token_value' | 'fastblocks_head'
+
+/**
+ * The markup of the `csrf_token`, `csrf_token_value` and `fastblocks_head` variables, built
+ * by kind in a method, so a render allocates no closures for them.
+ */
+class FrameworkMarkup extends LazySafeString {
+  readonly #kind: MarkupKind
+  readonly #token: RenderToken
+  readonly #nonce: string
+  readonly #assets: HeadAssets
+
+  constructor(kind: MarkupKind, token: RenderToken, nonce: string, assets: HeadAssets) {
+    super()
+    this.#kind = kind
+    this.#token = token
+    this.#nonce = nonce
+    this.#assets = assets
+  }
+
+  protected override build(): string {
+    switch (this.#kind) {
+      case 'csrf_token':
+        return `<input type="hidden" name="csrf_token" value="${this.#token.value}">`
+      case 'csrf_token_value':
+        return this.#token.value
+      case 'fastblocks_head':
+        return (
+          `<meta name="csrf-token" content="${this.#token.value}">\n` +
+          `<meta name="htmx-config" content="${escapeAttribute(this.#assets.htmxConfig)}">\n` +
+          `<script src="${escapeAttribute(this.#assets.htmx)}" nonce="${this.#nonce}"></script>\n` +
+          `<script src="${escapeAttribute(this.#assets.fastblocks)}" nonce="${this.#nonce}"></script>`
+        )
+    }
+  }
 }
 
 function escapeAttribute(text: string): string {
@@ -96,23 +154,16 @@ export function templateContext(
   assets: HeadAssets,
 ): Record<string, unknown> {
   const nonce = c.get('cspNonce')
-  let token: string | undefined
-  const csrfToken = () => (token ??= c.get('csrfToken')())
+  const token = new RenderToken(c.get('csrfToken'))
+  const markup = (kind: MarkupKind) =>
+    new FrameworkMarkup(kind, token, nonce, assets) as unknown as nunjucks.runtime.SafeString
 
   return {
     ...data,
     csp_nonce: nonce,
-    csrf_token: lazySafeString(
-      () => `<input type="hidden" name="csrf_token" value="${escapeAttribute(csrfToken())}">`,
-    ),
-    csrf_token_value: lazySafeString(() => escapeAttribute(csrfToken())),
-    fastblocks_head: lazySafeString(
-      () =>
-        `<meta name="csrf-token" content="${escapeAttribute(csrfToken())}">\n` +
-        `<meta name="htmx-config" content="${escapeAttribute(assets.htmxConfig)}">\n` +
-        `<script src="${escapeAttribute(assets.htmx)}" nonce="${nonce}"></script>\n` +
-        `<script src="${escapeAttribute(assets.fastblocks)}" nonce="${nonce}"></script>`,
-    ),
+    csrf_token: markup('csrf_token'),
+    csrf_token_value: markup('csrf_token_value'),
+    fastblocks_head: markup('fastblocks_head'),
     flash_messages: () => c.get('session').consumeFlash(),
     request: {
       path: c.req.path,

@@ -35,12 +35,16 @@ const DEFAULT_VARY = ['HX-Request', 'HX-Boosted', 'HX-History-Restore-Request', 
  */
 export function htmx(options: HtmxOptions = {}): MiddlewareHandler<FastBlocksEnv> {
   const vary = options.vary ?? DEFAULT_VARY
+  const varyValue = [...new Map(vary.map((name) => [name.toLowerCase(), name])).values()].join(', ')
 
   return async function htmxDetails(c, next) {
     c.set('htmx', readHtmxDetails(c.req.raw.headers))
     await next()
 
-    appendVary(mutableHeaders(c), vary)
+    const headers = mutableHeaders(c)
+    // Most responses have no Vary yet, and then get the list joined once at set-up.
+    if (headers.has('Vary')) appendVary(headers, vary)
+    else if (varyValue !== '') headers.set('Vary', varyValue)
   }
 }
 

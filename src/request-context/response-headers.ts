@@ -86,6 +86,14 @@ export class ResponseHeaders {
     this.#fields.set(key, text)
   }
 
+  /**
+   * Sets headers whose names are lower case and whose names and values were validated once,
+   * such as a policy's fixed headers, without checking them again.
+   */
+  setValidated(entries: ReadonlyArray<readonly [lowerCaseName: string, value: string]>): void {
+    for (const [name, value] of entries) this.#fields.set(name, value)
+  }
+
   get(name: string): string | null {
     const key = normalizeName(name)
     if (key === 'set-cookie') return this.#cookies.length === 0 ? null : this.#cookies.join(', ')

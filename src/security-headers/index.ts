@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { mutableHeaders } from '../request-context/mutable-headers.ts'
+import { ResponseHeaders } from '../request-context/response-headers.ts'
 import { pino, type Logger } from 'pino'
 import type { FastBlocksEnv } from '../app/env.ts'
 import { InvalidSettingsError } from '../errors/index.ts'
@@ -68,6 +69,8 @@ export class SecurityHeaderPolicy {
   readonly #cspParts: string[]
   readonly #cspWithoutNonce: string
   readonly #headers: ReadonlyArray<readonly [string, string]>
+  /** `#headers` with lower-case names, as `ResponseHeaders.setValidated` takes them. */
+  readonly #validatedHeaders: ReadonlyArray<readonly [string, string]>
   // Header objects this policy set in full. A response replaced afterwards, by an error page
   // for instance, has a new Headers object and so is checked again.
   readonly #applied = new WeakSet<Headers>()
@@ -105,6 +108,9 @@ export class SecurityHeaderPolicy {
       headers.push(['Strict-Transport-Security', `max-age=${maxAge}; includeSubDomains`])
     }
     this.#headers = headers
+    // Checked once through the runtime's Headers, so that ResponseHeaders can skip the check.
+    const validated = new Headers(headers)
+    this.#validatedHeaders = [...validated].filter(([name]) => name !== 'set-cookie')
   }
 
   /** Returns the Content-Security-Policy value for a nonce, or the nonce-less policy. */
@@ -122,7 +128,8 @@ export class SecurityHeaderPolicy {
    * revalidated page would carry an old nonce that no longer matches the header.
    */
   apply(headers: Headers, nonce?: string): void {
-    for (const [name, value] of this.#headers) headers.set(name, value)
+    if (headers instanceof ResponseHeaders) headers.setValidated(this.#validatedHeaders)
+    else for (const [name, value] of this.#headers) headers.set(name, value)
     headers.set('Content-Security-Policy', this.contentSecurityPolicy(nonce))
     headers.delete('Server')
     headers.delete('X-Powered-By')
