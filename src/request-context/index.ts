@@ -5,6 +5,7 @@ import type { FastBlocksEnv } from '../app/env.ts'
 import { FastBlocksError, NonCanonicalPathError, toFastBlocksError } from '../errors/index.ts'
 import { isCanonicalPath, rawPathOf } from './canonical-path.ts'
 import { mutableHeaders } from './mutable-headers.ts'
+import { ResponseHeaders } from './response-headers.ts'
 import { errorResponse, type ErrorResponseOptions } from './error-response.ts'
 
 export { createLogger, type LoggerOptions } from './logger.ts'
@@ -100,7 +101,9 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
     }
 
     const headers = mutableHeaders(c)
-    headers.set('X-Request-Id', requestId)
+    // A UUID needs no header value check.
+    if (headers instanceof ResponseHeaders) headers.setValidated('x-request-id', requestId)
+    else headers.set('X-Request-Id', requestId)
     options.ensureSecurityHeaders(headers)
 
     if (!logger.isLevelEnabled('info')) return

@@ -10,8 +10,9 @@
  * stores them in a `Map`.
  *
  * Instances pass `instanceof Headers`, so `@hono/node-server` and Hono treat them as the
- * runtime's own. Iteration yields names in lower case, sorted, with one entry per
- * `Set-Cookie`, as the Fetch standard requires.
+ * runtime's own. Iteration yields names in lower case, with one entry per `Set-Cookie`.
+ * Unlike `Headers`, it yields them in the order they were first set, not sorted: the Node
+ * server writes them in that order, and HTTP gives the order of different names no meaning.
  */
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -87,11 +88,11 @@ export class ResponseHeaders {
   }
 
   /**
-   * Sets headers whose names are lower case and whose names and values were validated once,
-   * such as a policy's fixed headers, without checking them again.
+   * Sets a header without checking it, for names in lower case and values that the caller
+   * built from checked parts, such as a policy's fixed headers. Not for `Set-Cookie`.
    */
-  setValidated(entries: ReadonlyArray<readonly [lowerCaseName: string, value: string]>): void {
-    for (const [name, value] of entries) this.#fields.set(name, value)
+  setValidated(lowerCaseName: string, value: string): void {
+    this.#fields.set(lowerCaseName, value)
   }
 
   get(name: string): string | null {
@@ -116,17 +117,17 @@ export class ResponseHeaders {
   }
 
   entries(): ArrayIterator<[string, string]> {
-    return this.#sortedEntries().values()
+    return this.#entryList().values()
   }
 
   keys(): ArrayIterator<string> {
-    return this.#sortedEntries()
+    return this.#entryList()
       .map(([name]) => name)
       .values()
   }
 
   values(): ArrayIterator<string> {
-    return this.#sortedEntries()
+    return this.#entryList()
       .map(([, value]) => value)
       .values()
   }
@@ -135,7 +136,7 @@ export class ResponseHeaders {
     callback: (value: string, name: string, parent: Headers) => void,
     thisArg?: unknown,
   ): void {
-    for (const [name, value] of this.#sortedEntries()) {
+    for (const [name, value] of this.#entryList()) {
       callback.call(thisArg, value, name, this as unknown as Headers)
     }
   }
@@ -144,12 +145,11 @@ export class ResponseHeaders {
     return this.entries()
   }
 
-  #sortedEntries(): Array<[string, string]> {
+  #entryList(): Array<[string, string]> {
     const entries: Array<[string, string]> = []
     for (const entry of this.#fields) entries.push(entry)
     for (const cookie of this.#cookies) entries.push(['set-cookie', cookie])
-    // A stable sort keeps Set-Cookie lines in the order they were added.
-    return entries.sort((left, right) => (left[0] < right[0] ? -1 : left[0] > right[0] ? 1 : 0))
+    return entries
   }
 }
 Object.setPrototypeOf(ResponseHeaders.prototype, Headers.prototype)

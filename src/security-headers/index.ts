@@ -128,9 +128,14 @@ export class SecurityHeaderPolicy {
    * revalidated page would carry an old nonce that no longer matches the header.
    */
   apply(headers: Headers, nonce?: string): void {
-    if (headers instanceof ResponseHeaders) headers.setValidated(this.#validatedHeaders)
-    else for (const [name, value] of this.#headers) headers.set(name, value)
-    headers.set('Content-Security-Policy', this.contentSecurityPolicy(nonce))
+    if (headers instanceof ResponseHeaders) {
+      for (const [name, value] of this.#validatedHeaders) headers.setValidated(name, value)
+      // The policy's parts were checked at set-up and the nonce is checked as base64.
+      headers.setValidated('content-security-policy', this.contentSecurityPolicy(nonce))
+    } else {
+      for (const [name, value] of this.#headers) headers.set(name, value)
+      headers.set('Content-Security-Policy', this.contentSecurityPolicy(nonce))
+    }
     headers.delete('Server')
     headers.delete('X-Powered-By')
     if (nonce !== undefined && isHtml(headers)) preventCaching(headers)
