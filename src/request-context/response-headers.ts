@@ -19,10 +19,20 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const FORBIDDEN_VALUE_CHARACTER = /[\0\r\n]/
 const SURROUNDING_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g
 
+// Lower-case forms of names already checked. Names come from code, so there are few of them,
+// and the cache is emptied if a caller passes many.
+const checkedNames = new Map<string, string>()
+const MAX_CHECKED_NAMES = 500
+
 function normalizeName(name: string): string {
+  const known = checkedNames.get(name)
+  if (known !== undefined) return known
   const text = String(name)
   if (!HEADER_NAME.test(text)) throw new TypeError(`Invalid header name: "${text}"`)
-  return text.toLowerCase()
+  const lowerCase = text.toLowerCase()
+  if (checkedNames.size >= MAX_CHECKED_NAMES) checkedNames.clear()
+  checkedNames.set(text, lowerCase)
+  return lowerCase
 }
 
 function normalizeValue(name: string, value: string): string {
@@ -116,7 +126,9 @@ export class ResponseHeaders {
     return [...this.#cookies]
   }
 
-  entries(): ArrayIterator<[string, string]> {
+  entries(): ArrayIterator<[string, string]> | MapIterator<[string, string]> {
+    // Without cookies the Map's own iterator yields the same entries without a copy.
+    if (this.#cookies.length === 0) return this.#fields.entries()
     return this.#entryList().values()
   }
 
@@ -141,7 +153,7 @@ export class ResponseHeaders {
     }
   }
 
-  [Symbol.iterator](): ArrayIterator<[string, string]> {
+  [Symbol.iterator](): ArrayIterator<[string, string]> | MapIterator<[string, string]> {
     return this.entries()
   }
 
