@@ -165,22 +165,28 @@ async function measureEndpoint(
 
   for (const entry of running) {
     log(`  warm-up ${entry.stack.name} ${options.warmup}s`)
-    await runLoad(entry.process.baseUrl, endpoint, entry.fixture, {
-      duration: options.warmup,
-      connections: options.connections,
-    })
+    await runLoad(
+      entry.process.baseUrl,
+      endpoint,
+      entry.fixture,
+      { duration: options.warmup, connections: options.connections },
+      () => entry.process.cpuMicroseconds(),
+    )
   }
   for (let round = 0; round < options.rounds; round += 1) {
     for (const entry of rotated(running, round)) {
-      const sample = await runLoad(entry.process.baseUrl, endpoint, entry.fixture, {
-        duration: options.duration,
-        connections: options.connections,
-      })
+      const sample = await runLoad(
+        entry.process.baseUrl,
+        endpoint,
+        entry.fixture,
+        { duration: options.duration, connections: options.connections },
+        () => entry.process.cpuMicroseconds(),
+      )
       samples.get(entry.stack.name)?.push(sample)
       log(
         `  round ${round + 1}/${options.rounds} ${entry.stack.name}: ` +
           `${Math.round(sample.requestsPerSecond)} req/s, p50 ${sample.p50.toFixed(2)} ms, ` +
-          `p99 ${sample.p99.toFixed(2)} ms`,
+          `p99 ${sample.p99.toFixed(2)} ms, ${Math.round(sample.cpuPerRequest)} µs CPU/request`,
       )
     }
   }

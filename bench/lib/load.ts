@@ -72,6 +72,8 @@ export interface LoadSample {
   p50: number
   p99: number
   total: number
+  /** Server CPU time (user and system) per request during the run, in microseconds. */
+  cpuPerRequest: number
 }
 
 /** Returns the value at a percentile (0-100) of sorted values, by the nearest-rank method. */
@@ -113,11 +115,13 @@ export async function runLoad(
   endpoint: Endpoint,
   fixture: LoadFixture,
   settings: LoadSettings,
+  serverCpuMicroseconds: () => number,
 ): Promise<LoadSample> {
   const headers = { ...proxyHeaders, ...endpoint.headers(fixture) }
   const body = endpoint.body?.(fixture)
   if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body))
 
+  const cpuBefore = serverCpuMicroseconds()
   const { result, latencies } = await runAutocannon({
     url: `${baseUrl}${endpoint.path}`,
     method: endpoint.method,
@@ -138,11 +142,13 @@ export async function runLoad(
         `${result.errors} errors, ${result.timeouts} timeouts`,
     )
   }
+  const cpuUsed = serverCpuMicroseconds() - cpuBefore
   latencies.sort((a, b) => a - b)
   return {
     requestsPerSecond: result.requests.average,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     total: result.requests.total,
+    cpuPerRequest: cpuUsed / result.requests.total,
   }
 }

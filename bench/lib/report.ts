@@ -18,6 +18,8 @@ export interface StackSummary {
   p50: number
   /** Median over rounds of each round's p99, in milliseconds. */
   p99: number
+  /** Median over rounds of the server's CPU time per request, in microseconds. */
+  cpuPerRequest: number
   /** Peak RSS of the server process during this endpoint's warm-up and rounds, in bytes. */
   peakRss: number
   rounds: number
@@ -46,6 +48,7 @@ export function summarize(
     ],
     p50: median(samples.map((sample) => sample.p50)),
     p99: median(samples.map((sample) => sample.p99)),
+    cpuPerRequest: median(samples.map((sample) => sample.cpuPerRequest)),
     peakRss,
     rounds: samples.length,
   }
@@ -76,8 +79,8 @@ export function endpointTable(
   const lines = [
     `### ${title}`,
     '',
-    `| stack | req/s | ÷ ${baseline} | rounds' req/s | p50 ms | ÷ ${baseline} | p99 ms | ÷ ${baseline} | peak RSS MiB | ÷ ${baseline} |`,
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    `| stack | req/s | ÷ ${baseline} | rounds' req/s | CPU µs/req | ÷ ${baseline} | p50 ms | ÷ ${baseline} | p99 ms | ÷ ${baseline} | peak RSS MiB | ÷ ${baseline} |`,
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ]
   for (const summary of summaries) {
     const rssMiB = summary.peakRss / 1024 / 1024
@@ -86,6 +89,7 @@ export function endpointTable(
       `| ${summary.stack} ` +
         `| ${formatNumber(summary.requestsPerSecond, 0)} | ${ratio(summary.requestsPerSecond, base?.requestsPerSecond)} ` +
         `| ${formatNumber(low, 0)}–${formatNumber(high, 0)} ` +
+        `| ${formatNumber(summary.cpuPerRequest, 0)} | ${ratio(summary.cpuPerRequest, base?.cpuPerRequest)} ` +
         `| ${formatNumber(summary.p50, 2)} | ${ratio(summary.p50, base?.p50)} ` +
         `| ${formatNumber(summary.p99, 2)} | ${ratio(summary.p99, base?.p99)} ` +
         `| ${formatNumber(rssMiB, 1)} | ${ratio(summary.peakRss, base?.peakRss)} |`,

@@ -106,6 +106,19 @@ export class StackProcess {
     })
   }
 
+  /**
+   * Returns the CPU time the child has used so far, user and system, in microseconds, from
+   * `/proc/<pid>/stat` (fields 14 and 15, in clock ticks of 10 ms on Linux).
+   */
+  cpuMicroseconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8')
+    // The command name in parentheses may contain spaces, so fields are counted after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12])
+    if (!Number.isFinite(ticks)) throw new Error(`/proc/${this.pid}/stat has no CPU times`)
+    return ticks * MICROSECONDS_PER_TICK
+  }
+
   /** Reads VmRSS and VmHWM of the child. */
   memory(): MemoryStatus {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8')
@@ -162,6 +175,9 @@ export class StackProcess {
     })
   }
 }
+
+// USER_HZ is 100 on Linux for every architecture that Node supports.
+const MICROSECONDS_PER_TICK = 10_000
 
 function readKilobytes(status: string, line: RegExp, field: string): number {
   const match = line.exec(status)
