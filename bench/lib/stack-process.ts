@@ -176,7 +176,7 @@ export class StackProcess {
   }
 }
 
-// USER_HZ is 100 on Linux for every architecture that Node supports.
+// USER_HZ, the unit of the CPU times in /proc, is 100 on x86-64 and arm64 Linux.
 const MICROSECONDS_PER_TICK = 10_000
 
 function readKilobytes(status: string, line: RegExp, field: string): number {
