@@ -121,7 +121,7 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
         resolveClientAddress: (c) => {
           const peer = remoteAddressOf(c)
           const forwardedFor = c.req.header('X-Forwarded-For')
-          return clientAddresses.get(`${peer}\n${forwardedFor}`, () =>
+          return clientAddresses.get(`${peer}\n${memoKeyPart(forwardedFor)}`, () =>
             clientAddress(peer, forwardedFor, trusted),
           )
         },
@@ -134,7 +134,7 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
             'x-forwarded-proto': c.req.header('X-Forwarded-Proto'),
             'x-forwarded-host': c.req.header('X-Forwarded-Host'),
           }
-          const key = `${urlOrigin}\n${peer}\n${headers['x-forwarded-proto']}\n${headers['x-forwarded-host']}`
+          const key = `${urlOrigin}\n${peer}\n${memoKeyPart(headers['x-forwarded-proto'])}\n${memoKeyPart(headers['x-forwarded-host'])}`
           return origins.get(key, () => forwardedOrigin(peer, urlOrigin, headers, trusted))
         },
         ensureSecurityHeaders: (headers) => headerPolicy.ensure(headers),
@@ -303,6 +303,16 @@ function errorTemplateContext(c: Context<FastBlocksEnv>, status: number): Record
 function originOfUrl(url: string): string {
   const pathStart = url.indexOf('/', url.indexOf('://') + 3)
   return pathStart === -1 ? url : url.slice(0, pathStart)
+}
+
+/**
+ * Returns a header value as a part of a memo key: `-` for a missing header and `+` before a
+ * present one. Without the marker, a header whose value is the text `undefined` would share
+ * the key of a missing header, and one client could choose the result for other clients.
+ * The parts are joined with line feeds, which no header value contains.
+ */
+function memoKeyPart(value: string | undefined): string {
+  return value === undefined ? '-' : `+${value}`
 }
 
 function remoteAddressOf(c: Context<FastBlocksEnv>): string {

@@ -35,6 +35,13 @@ describe('templateContext', () => {
     expect(context.title).toBe('Home')
   })
 
+  test('null data gives only framework values', () => {
+    // Plain JavaScript callers pass null, such as a database lookup that found no row.
+    const context = templateContext(fakeContext(), null as unknown as undefined, assets)
+    expect(context.csp_nonce).toBe('bm9uY2U=')
+    expect(Object.getPrototypeOf(context)).toBe(Object.prototype)
+  })
+
   test('one token per render', () => {
     let issued = 0
     const values = new Map<string, unknown>([

@@ -35,6 +35,9 @@ function responseCacheOf(response: Response): ResponseCache | undefined {
  * Responses made with `Response.redirect()` or `fetch()` have immutable headers, so such a
  * response is copied first. Changing the headers in place also avoids `c.header()`, which
  * builds a new Response for every header set after the handler returned.
+ *
+ * Raises TypeError when the handler gave the response an invalid header name or value, and
+ * then removes the response from the context (see `discardInvalidResponse`).
  */
 export function mutableHeaders(c: Context): Headers {
   const response = c.res
@@ -42,16 +45,28 @@ export function mutableHeaders(c: Context): Headers {
   if (cache !== undefined) {
     const [, body, init] = cache
     if (init instanceof ResponseHeaders) return init as unknown as Headers
-    // Without headers, the server would send its default text content type.
-    const headers = new ResponseHeaders(
-      (init ?? (body === null ? undefined : { 'content-type': 'text/plain; charset=UTF-8' })) as
-        HeadersInit | undefined,
-    )
+    let headers: ResponseHeaders
+    try {
+      // Without headers, the server would send its default text content type.
+      headers = new ResponseHeaders(
+        (init ?? (body === null ? undefined : { 'content-type': 'text/plain; charset=UTF-8' })) as
+          HeadersInit | undefined,
+      )
+    } catch (error) {
+      discardInvalidResponse(c)
+      throw error
+    }
     cache[2] = headers
     return headers as unknown as Headers
   }
 
-  const headers = response.headers
+  let headers: Headers
+  try {
+    headers = response.headers
+  } catch (error) {
+    discardInvalidResponse(c)
+    throw error
+  }
   if (knownMutable.has(headers)) return headers
   try {
     // Deleting a header no response should carry is the cheapest write that throws on
@@ -64,6 +79,16 @@ export function mutableHeaders(c: Context): Headers {
   }
   knownMutable.add(headers)
   return headers
+}
+
+/**
+ * Removes a response whose headers are invalid, so that the error page can replace it.
+ * Hono copies the headers of the response it replaces onto the new one, and reading these
+ * raises again. The error would then pass every outer layer and leave as a bare error page
+ * without the security headers.
+ */
+function discardInvalidResponse(c: Context): void {
+  c.res = undefined
 }
 
 // Headers objects already found writable, so that several layers changing one response probe

@@ -82,6 +82,34 @@ describe('ResponseHeaders', () => {
     expect([...headers]).toEqual([])
   })
 
+  test('rejects characters above U+00FF', () => {
+    const headers = new ResponseHeaders()
+    const fileName = 'attachment; filename="r\u00e9sum\u00e9\u2014final.pdf"'
+    expect(() => new Headers().set('Content-Disposition', fileName)).toThrow(TypeError)
+    expect(() => headers.set('Content-Disposition', fileName)).toThrow(TypeError)
+    // U+010A would reach the socket as the byte 0x0A, a line feed, if written as Latin-1.
+    expect(() => headers.append('X-Name', 'a\u010aSet-Cookie: evil=1')).toThrow(TypeError)
+    expect(() => new ResponseHeaders({ 'X-Emoji': '\u{1F600}' })).toThrow(TypeError)
+    expect([...headers]).toEqual([])
+  })
+
+  test('rejects control characters that Node rejects', () => {
+    const headers = new ResponseHeaders()
+    // Headers accepts these, and Node's writeHead raises on them.
+    expect(() => new Headers().set('X-Bell', 'a\u0007b')).not.toThrow()
+    expect(() => headers.set('X-Bell', 'a\u0007b')).toThrow(TypeError)
+    expect(() => headers.set('X-Delete', 'a\u007fb')).toThrow(TypeError)
+    expect(() => headers.set('X-Escape', 'a\u001bb')).toThrow(TypeError)
+    expect([...headers]).toEqual([])
+  })
+
+  test('keeps tab and Latin-1 values as Headers does', () => {
+    const [runtime, ours] = both((headers) => {
+      headers.set('X-Name', 'caf\u00e9\t\u00ff ~')
+    })
+    expect(ours.get('X-Name')).toBe(runtime.get('X-Name'))
+  })
+
   test('copies a record with array values', () => {
     const headers = new ResponseHeaders({
       'set-cookie': ['a=1', 'b=2'],
@@ -89,6 +117,15 @@ describe('ResponseHeaders', () => {
     })
     expect(headers.getSetCookie()).toEqual(['a=1', 'b=2'])
     expect(headers.get('Content-Type')).toBe('text/plain')
+  })
+
+  test('copies a record with number values as Headers does', () => {
+    // Plain JavaScript callers pass numbers, as in the common `Expires: 0`.
+    const record = { Expires: 0, 'Retry-After': 120 } as unknown as Record<string, string>
+    const runtime = new Headers(record)
+    const ours = new ResponseHeaders(record) as unknown as Headers
+    expect(ours.get('Expires')).toBe(runtime.get('Expires'))
+    expect(ours.get('Retry-After')).toBe(runtime.get('Retry-After'))
   })
 
   test('copies runtime Headers with cookies', () => {
@@ -169,6 +206,59 @@ describe('mutableHeaders on @hono/node-server', () => {
       const head = await fetch(`${base}/text`, { method: 'HEAD' })
       expect(head.headers.get('x-layer')).toBe('set')
       expect(head.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/'])
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
+
+describe('mutableHeaders with invalid handler headers', () => {
+  test('error page replaces the response once', async () => {
+    const errors: string[] = []
+    const app = new Hono()
+    // A new Response, as the error boundary builds: `c.text()` would copy the headers that
+    // `c.header()` prepared, the invalid one included.
+    app.onError((error, c) => {
+      errors.push(`${c.req.path}: ${error.name}`)
+      return new Response('error page', { status: 500 })
+    })
+    // An outer layer that must still reach the error page.
+    app.use(async (c, next) => {
+      await next()
+      mutableHeaders(c).set('X-Outer', 'set')
+    })
+    // The inner layer is the first to read the handler's headers, so the error starts there.
+    app.use(async (c, next) => {
+      await next()
+      mutableHeaders(c).set('X-Inner', 'set')
+    })
+    const lineBreak = { 'X-Name': 'a\r\nSet-Cookie: evil=1' }
+    app.get('/direct', () => new Response('body', { headers: lineBreak }))
+    app.get('/form', () => new Response(new URLSearchParams('a=1'), { headers: lineBreak }))
+    app.get('/latin1', () => new Response('body', { headers: { 'X-Name': 'a\u2014b' } }))
+    app.get('/control', (c) => {
+      c.header('X-Name', 'a\u0007b')
+      return c.text('body')
+    })
+
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
+    await new Promise((resolve) => server.once('listening', resolve))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      for (const path of ['/direct', '/form', '/latin1', '/control']) {
+        const response = await fetch(`${base}${path}`)
+        expect(response.status, path).toBe(500)
+        expect(await response.text(), path).toBe('error page')
+        expect(response.headers.get('X-Outer'), path).toBe('set')
+        expect(response.headers.get('X-Name'), path).toBeNull()
+        expect(response.headers.getSetCookie(), path).toEqual([])
+      }
+      expect(errors).toEqual([
+        '/direct: TypeError',
+        '/form: TypeError',
+        '/latin1: TypeError',
+        '/control: TypeError',
+      ])
     } finally {
       await new Promise((resolve) => server.close(resolve))
     }

@@ -5,9 +5,10 @@
  * Every response gets about fifteen headers from the inner layers. Setting them on the
  * runtime's `Headers` (undici on Node) runs WebIDL conversions and a sort for each one,
  * which a CPU profile of `bench/` showed to be the largest framework cost of a small
- * response. This class validates names and values as `Headers` does (invalid names, and
- * values with NUL, CR or LF, raise TypeError; surrounding whitespace is removed) and
- * stores them in a `Map`.
+ * response. This class stores them in a `Map`. It checks names as `Headers` does and values
+ * as Node's `writeHead` does, which rejects every value that `Headers` rejects: an invalid
+ * name, or a value with a control character other than tab or a character above U+00FF,
+ * raises TypeError. Surrounding whitespace is removed from values.
  *
  * Instances pass `instanceof Headers`, so `@hono/node-server` and Hono treat them as the
  * runtime's own. Iteration yields names in lower case, with one entry per `Set-Cookie`.
@@ -16,7 +17,10 @@
  */
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const FORBIDDEN_VALUE_CHARACTER = /[\0\r\n]/
+// The characters Node's `writeHead` rejects (`checkInvalidHeaderChar` in Node 20). Node
+// checks only when it writes the response, after every layer has run, and then sends a bare
+// 500 without the security headers, so values are checked here with the same rule.
+const FORBIDDEN_VALUE_CHARACTER = /[^\t\x20-\x7e\x80-\xff]/
 const SURROUNDING_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g
 
 // Lower-case forms of names already checked. Names come from code, so there are few of them,
@@ -42,7 +46,10 @@ function normalizeValue(name: string, value: string): string {
   // Tab, line feed, carriage return and space at either end are removed, as in `Headers`.
   if (first <= 32 || last <= 32) text = text.replace(SURROUNDING_WHITESPACE, '')
   if (FORBIDDEN_VALUE_CHARACTER.test(text)) {
-    throw new TypeError(`Invalid value of header "${name}": it contains NUL, CR or LF`)
+    throw new TypeError(
+      `Invalid value of header "${name}": it contains a control character ` +
+        '(such as NUL, CR or LF) or a character above U+00FF',
+    )
   }
   return text
 }
@@ -54,6 +61,7 @@ export class ResponseHeaders {
   /**
    * Copies `init`: another `Headers`, an array of name and value pairs, or a record.
    * A record's array value gives one header line per element, as Node's `writeHead` does.
+   * Any other value is converted to a string, as `Headers` does.
    */
   constructor(init?: HeadersInit | Record<string, string | readonly string[]>) {
     if (init === undefined || init === null) return
@@ -70,8 +78,8 @@ export class ResponseHeaders {
     for (const name of Object.keys(init)) {
       // eslint-disable-next-line security/detect-object-injection -- keys of the record itself
       const value = (init as Record<string, string | readonly string[]>)[name]
-      if (typeof value === 'string') this.append(name, value)
-      else if (Array.isArray(value)) for (const item of value) this.append(name, item)
+      if (Array.isArray(value)) for (const item of value) this.append(name, item)
+      else this.append(name, value as string)
     }
   }
 

@@ -63,6 +63,13 @@ export async function startFixture(
     return c.render('hello.html', { name })
   })
   app.get('/data', (c) => c.render('data.html', { payload: c.req.query('payload') ?? null }))
+  app.get('/download', (c) => {
+    // A file name from the query written into a header unchecked, as careless code does.
+    const name = c.req.query('name') ?? 'file.txt'
+    return new Response('contents', {
+      headers: { 'Content-Disposition': `attachment; filename="${name}"` },
+    })
+  })
   app.get('/boom', () => {
     throw new Error('database password is hunter2')
   })

@@ -95,6 +95,24 @@ describe('baseline headers', () => {
     expect(html).not.toMatch(/at .*\.ts:\d+/)
   })
 
+  test('on a handler header value outside Latin-1', async () => {
+    const name = encodeURIComponent('r\u00e9sum\u00e9\u2014final.pdf')
+    const response = await fetch(`${fixture.url}/download?name=${name}`)
+    const html = await response.text()
+    expect(response.status).toBe(500)
+    expectBaseline(response.headers, 'invalid header value')
+    expect(response.headers.get('Content-Disposition')).toBeNull()
+    expect(html).toContain('Error code E_INTERNAL')
+  })
+
+  test('on a handler header value with CR and LF', async () => {
+    const name = encodeURIComponent('x"\r\nSet-Cookie: injected=1')
+    const response = await fetch(`${fixture.url}/download?name=${name}`)
+    expect(response.status).toBe(500)
+    expectBaseline(response.headers, 'header value with a line break')
+    expect(response.headers.getSetCookie().join()).not.toContain('injected')
+  })
+
   test('on 429 with Retry-After', async () => {
     const { cookie, token } = await pageWithToken()
     const headers = { Cookie: cookie, Origin: fixture.url, 'X-CSRF-Token': token }
