@@ -24,7 +24,7 @@ describe('templateContext', () => {
     expect(context.csp_nonce).toBe('bm9uY2U=')
   })
 
-  test('own __proto__ key stays data', () => {
+  test('own __proto__ key is dropped', () => {
     const data = JSON.parse('{"__proto__": {"polluted": "yes"}, "title": "Home"}') as Record<
       string,
       unknown
@@ -32,6 +32,7 @@ describe('templateContext', () => {
     const context = templateContext(fakeContext(), data, assets)
     expect(Object.getPrototypeOf(context)).toBe(Object.prototype)
     expect(context.polluted).toBeUndefined()
+    expect(Object.hasOwn(context, '__proto__')).toBe(false)
     expect(context.title).toBe('Home')
   })
 
