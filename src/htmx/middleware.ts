@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { FastBlocksEnv } from '../app/env.ts'
 import { mutableHeaders } from '../request-context/mutable-headers.ts'
+import { nodeRequestOf } from '../request-context/node-request.ts'
 import type { HtmxDetails } from './types.ts'
 
 export interface HtmxOptions {
@@ -51,36 +52,17 @@ export function htmx(options: HtmxOptions = {}): MiddlewareHandler<FastBlocksEnv
 /** The `get` of Headers, which `readHtmxDetails` calls with lower-case names only. */
 type HeaderSource = Pick<Headers, 'get'>
 
-// Key under which `@hono/node-server` (2.x) keeps the Node request of its Request objects.
-// Found on the first such request.
-let incomingKey: symbol | undefined
-
 /**
  * Returns the request headers of the Node request under `@hono/node-server`, read from the
  * object Node parsed. The runtime Headers object that `c.req.raw.headers` gives checks the
  * name and value on every read, which cost more than the rest of this layer in profiles.
  * Node has already rejected invalid headers and joined repeated ones with a comma, as
  * `Headers.get` does for these names.
- *
- * Returns undefined unless `c.req.raw` is the Request made from that Node request: a request
- * the app dispatches itself with `app.fetch(request, c.env)` carries other headers.
- *
- * NOTE: This reads a field that `@hono/node-server` does not document. When a later version
- * drops it, the layer reads `c.req.raw.headers` instead.
  */
 function nodeRequestHeaders(c: Context): HeaderSource | undefined {
-  const incoming = (c.env as { incoming?: { headers?: unknown } } | undefined)?.incoming
-  const parsed = incoming?.headers
-  if (typeof parsed !== 'object' || parsed === null) return undefined
-
-  const raw = c.req.raw as unknown as Record<symbol, unknown>
-  incomingKey ??= Object.getOwnPropertySymbols(raw).find(
-    (symbol) => symbol.description === 'incomingKey',
-  )
-  // eslint-disable-next-line security/detect-object-injection -- a symbol found on the request
-  if (incomingKey === undefined || raw[incomingKey] !== incoming) return undefined
-
-  const fields = parsed as Record<string, string | string[] | undefined>
+  const incoming = nodeRequestOf(c)
+  if (incoming === undefined) return undefined
+  const fields = incoming.headers as Record<string, string | string[] | undefined>
   return {
     get(name: string): string | null {
       // eslint-disable-next-line security/detect-object-injection -- fixed lower-case names

@@ -65,6 +65,7 @@ function createApp(options: { maxBytes?: number; timeoutMs?: number } = {}): Tes
   app.post('/form', async (c) => c.json(await c.req.parseBody()))
   app.post('/json', async (c) => c.json(await c.req.json()))
   app.post('/text', async (c) => c.text(await c.req.text()))
+  app.post('/raw-stream', async (c) => c.text(await new Response(c.req.raw.body).text()))
   app.get('/slow', async (c) => {
     await new Promise((resolve) => setTimeout(resolve, 300))
     effects.push('slow')
@@ -279,6 +280,30 @@ describe('bodyLimit over HTTP', () => {
     expect(raw).toMatch(/^HTTP\/1\.1 (?:200|400) /)
     for (const length of lengths) expect(length).toBeLessThanOrEqual(10)
     expect(effects.every((effect) => effect === 'length:10')).toBe(true)
+  })
+
+  test('declared body is readable from the raw request', async () => {
+    const { app } = createApp()
+    const port = await listen(app)
+    const body = 'name=Ada&role=admin'
+    const form = await send(port, {
+      path: '/form',
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        'Content-Length': String(body.length),
+      },
+      chunks: [Buffer.from(body)],
+    })
+    const stream = await send(port, {
+      path: '/raw-stream',
+      headers: { 'Content-Length': String(body.length) },
+      chunks: [Buffer.from(body.slice(0, 5)), Buffer.from(body.slice(5))],
+    })
+
+    expect(form?.status).toBe(200)
+    expect(JSON.parse(form?.body ?? '')).toEqual({ name: 'Ada', role: 'admin' })
+    expect(stream?.status).toBe(200)
+    expect(stream?.body).toBe(body)
   })
 
   test('body within the limit is readable as form, JSON and text', async () => {

@@ -1,0 +1,29 @@
+import type { IncomingMessage } from 'node:http'
+import type { Context } from 'hono'
+
+// Key under which `@hono/node-server` (2.x) keeps the Node request of its Request objects.
+// Found on the first such request.
+let incomingKey: symbol | undefined
+
+/**
+ * Returns the Node request that `c.req.raw` was made from when the app runs on
+ * `@hono/node-server`, or undefined: in other runtimes, in `app.request()`, for a request
+ * the app dispatches itself with `app.fetch(request, c.env)`, and once a layer has replaced
+ * `c.req.raw`. Layers read headers and the body from it directly, which costs less than
+ * through the runtime's Request and Headers.
+ *
+ * NOTE: This reads a field that `@hono/node-server` does not document. When a later version
+ * drops it, this returns undefined and the callers use the runtime's Request.
+ */
+export function nodeRequestOf(c: Context): IncomingMessage | undefined {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+  if (typeof incoming?.headers !== 'object' || incoming.headers === null) return undefined
+
+  const raw = c.req.raw as unknown as Record<symbol, unknown>
+  incomingKey ??= Object.getOwnPropertySymbols(raw).find(
+    (symbol) => symbol.description === 'incomingKey',
+  )
+  // eslint-disable-next-line security/detect-object-injection -- a symbol found on the request
+  if (incomingKey === undefined || raw[incomingKey] !== incoming) return undefined
+  return incoming
+}
