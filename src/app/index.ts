@@ -19,6 +19,7 @@ import {
   parseTrustedProxies,
 } from '../request-context/client-address.ts'
 import { bodyLimit, nodeServerLimits, requestTimeout } from '../limits/index.ts'
+import { peerAddressOf, requestHeader } from '../request-context/node-request.ts'
 import { SecurityHeaderPolicy, securityHeaders } from '../security-headers/index.ts'
 import { session } from '../session/index.ts'
 import { csrfProtection } from '../csrf/index.ts'
@@ -120,7 +121,7 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
         logger,
         resolveClientAddress: (c) => {
           const peer = remoteAddressOf(c)
-          const forwardedFor = c.req.header('X-Forwarded-For')
+          const forwardedFor = requestHeader(c, 'x-forwarded-for')
           return clientAddresses.get(`${peer}\n${memoKeyPart(forwardedFor)}`, () =>
             clientAddress(peer, forwardedFor, trusted),
           )
@@ -131,8 +132,8 @@ export class FastBlocks extends Hono<FastBlocksEnv> {
           if (trusted.none) return urlOrigin
           const peer = remoteAddressOf(c)
           const headers = {
-            'x-forwarded-proto': c.req.header('X-Forwarded-Proto'),
-            'x-forwarded-host': c.req.header('X-Forwarded-Host'),
+            'x-forwarded-proto': requestHeader(c, 'x-forwarded-proto'),
+            'x-forwarded-host': requestHeader(c, 'x-forwarded-host'),
           }
           const key = `${urlOrigin}\n${peer}\n${memoKeyPart(headers['x-forwarded-proto'])}\n${memoKeyPart(headers['x-forwarded-host'])}`
           return origins.get(key, () => forwardedOrigin(peer, urlOrigin, headers, trusted))
@@ -318,7 +319,7 @@ function memoKeyPart(value: string | undefined): string {
 function remoteAddressOf(c: Context<FastBlocksEnv>): string {
   // `app.request()` in tests runs without a socket.
   if (!c.env) return '127.0.0.1'
-  return getConnInfo(c).remote.address ?? '127.0.0.1'
+  return peerAddressOf(c) ?? getConnInfo(c).remote.address ?? '127.0.0.1'
 }
 
 function logStartupChoices(settings: Settings, logger: Logger): void {

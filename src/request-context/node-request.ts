@@ -27,3 +27,23 @@ export function nodeRequestOf(c: Context): IncomingMessage | undefined {
   if (incomingKey === undefined || raw[incomingKey] !== incoming) return undefined
   return incoming
 }
+
+/**
+ * Returns a request header by its lower-case name, read from Node's parsed headers when
+ * `nodeRequestOf(c)` gives the Node request, else from `c.req.header()`. Node joins repeated
+ * headers with `, ` (`; ` for Cookie), as the runtime's Headers does, except for the names
+ * whose repeats it drops (such as Content-Type, Referer, Host and User-Agent), so only other
+ * names may be passed.
+ */
+export function requestHeader(c: Context, lowerCaseName: string): string | undefined {
+  const incoming = nodeRequestOf(c)
+  if (incoming === undefined) return c.req.header(lowerCaseName)
+  // eslint-disable-next-line security/detect-object-injection -- lower-case names from code
+  const value = incoming.headers[lowerCaseName]
+  return typeof value === 'string' ? value : undefined
+}
+
+/** Returns the address of the TCP peer of the Node request, or undefined outside Node. */
+export function peerAddressOf(c: Context): string | undefined {
+  return nodeRequestOf(c)?.socket.remoteAddress
+}

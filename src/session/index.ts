@@ -10,6 +10,7 @@ import type { FastBlocksEnv } from '../app/env.ts'
 import { SessionTooLargeError } from '../errors/index.ts'
 import { keepFromSharedCaches } from '../request-context/cache-control.ts'
 import { mutableHeaders } from '../request-context/mutable-headers.ts'
+import { requestHeader } from '../request-context/node-request.ts'
 import { parseCookieHeader, serializeCookie } from './cookie.ts'
 import { CookieSession } from './cookie-session.ts'
 import { deriveKeyring, type Keyring } from './keyring.ts'
@@ -119,7 +120,7 @@ export function session(options: SessionOptions): MiddlewareHandler<FastBlocksEn
 
   return async function sessionMiddleware(c, next) {
     const nowSeconds = Math.floor(config.now() / 1000)
-    const cookieHeader = c.req.header('Cookie')
+    const cookieHeader = requestHeader(c, 'cookie')
 
     // The cookie is unsealed on the first use of the session, so a request that never
     // reads it (a static file, a health check) costs no decryption and never sets a cookie.
