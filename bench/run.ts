@@ -34,11 +34,13 @@ const usage = `Usage: npm run bench -- [options]
   --connections <n>   concurrent keep-alive connections (default 50)
   --stacks <list>     comma-separated stacks (default ${stackDefinitions.map((stack) => stack.name).join(',')})
   --endpoints <list>  comma-separated endpoints (default ${endpoints.map((endpoint) => endpoint.name).join(',')})
-  --baseline <stack>  stack the ratios divide by (default fastblocks, else the first stack)
-  --quick             about one minute: --duration 1 --rounds 2 --warmup 1
+  --baseline <stack>  stack the ratios divide by, one of --stacks (default fastblocks when it
+                      runs, else the first stack)
+  --quick             about one minute: --duration 1 --rounds 2 --warmup 1; options given
+                      explicitly replace these
   --no-pin            do not pin the servers and this process to separate CPUs
   --output <file>     where to write the tables (default bench/RESULTS.md)
-  --no-write          print the tables only
+  --no-write          print the run description and the tables, and write no file
   --help              show this text
 `
 
@@ -105,10 +107,16 @@ function parseOptions(argv: string[]): RunOptions | undefined {
   }
   const quick = values.quick
   const stacks = pickByName('stack', stackDefinitions, values.stacks)
-  const requestedBaseline = values.baseline ?? 'fastblocks'
-  const baseline = stacks.some((stack) => stack.name === requestedBaseline)
-    ? requestedBaseline
-    : (stacks[0]?.name ?? requestedBaseline)
+  if (values.baseline !== undefined && !stacks.some((stack) => stack.name === values.baseline)) {
+    throw new Error(
+      `--baseline ${values.baseline} is not among the stacks being run (${stacks
+        .map((stack) => stack.name)
+        .join(', ')}); add it to --stacks or choose one of those`,
+    )
+  }
+  const baseline =
+    values.baseline ??
+    (stacks.some((stack) => stack.name === 'fastblocks') ? 'fastblocks' : (stacks[0]?.name ?? ''))
   return {
     duration: positiveNumber('duration', values.duration, quick ? 1 : 3),
     rounds: Math.round(positiveNumber('rounds', values.rounds, quick ? 2 : 5)),
@@ -237,7 +245,15 @@ function renderResults(
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2))
+  let options: RunOptions | undefined
+  try {
+    options = parseOptions(process.argv.slice(2))
+  } catch (error) {
+    // A wrong option needs its message and the usage, not a stack trace.
+    log(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`)
+    process.exitCode = 2
+    return
+  }
   if (options === undefined) return
   const machine = describeMachine()
   const pinning = pinCpus(options.pin, machine.cores)
@@ -245,7 +261,7 @@ async function main(): Promise<void> {
   const loadSeconds = options.endpoints.length * perEndpoint
   log(
     `node ${machine.node}, ${machine.cpu}, ${machine.cores} cores; ${pinning.note}; ` +
-      `about ${Math.ceil(loadSeconds / 60)} min of load`,
+      `about ${loadSeconds < 90 ? `${Math.round(loadSeconds)} s` : `${Math.round(loadSeconds / 60)} min`} of load`,
   )
 
   const env = {
@@ -296,8 +312,12 @@ async function main(): Promise<void> {
       'npm run bench',
       ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : []),
     ].join(' ')
-    if (options.output !== undefined) {
-      writeFileSync(options.output, renderResults(options, machine, pinning.note, tables, command))
+    const results = renderResults(options, machine, pinning.note, tables, command)
+    if (options.output === undefined) {
+      // The tables were printed already; the description gives the load averages and versions.
+      process.stdout.write(`\n${results.slice(0, results.indexOf('\n### '))}\n`)
+    } else {
+      writeFileSync(options.output, results)
       log(`\nwrote ${options.output}`)
     }
   } catch (error) {
