@@ -128,6 +128,15 @@ describe('ResponseHeaders', () => {
     expect(ours.get('Retry-After')).toBe(runtime.get('Retry-After'))
   })
 
+  test('rejects pairs of the wrong length', () => {
+    const pairs = [['X-A', 'b', 'c']] as unknown as Array<[string, string]>
+    expect(() => new Headers(pairs)).toThrow(TypeError)
+    expect(() => new ResponseHeaders(pairs)).toThrow(TypeError)
+    expect(() => new ResponseHeaders([['X-A']] as unknown as Array<[string, string]>)).toThrow(
+      TypeError,
+    )
+  })
+
   test('copies runtime Headers with cookies', () => {
     const source = new Headers([
       ['Set-Cookie', 'a=1'],

@@ -69,7 +69,14 @@ export class ResponseHeaders {
       if (init instanceof Headers) {
         for (const cookie of init.getSetCookie()) this.#cookies.push(cookie)
       }
-      for (const [name, value] of init as Iterable<[string, string]>) {
+      for (const pair of init as Iterable<readonly string[]>) {
+        // Headers raises for a pair that is not a name and a value, and so does this class.
+        if (pair.length !== 2) {
+          throw new TypeError(
+            `Invalid header pair: expected a name and a value, got ${pair.length} items`,
+          )
+        }
+        const [name = '', value = ''] = pair
         if (init instanceof Headers && name === 'set-cookie') continue
         this.append(name, value)
       }
