@@ -137,6 +137,27 @@ export function bodyLimit(options: BodyLimitOptions = {}): MiddlewareHandler<Fas
 }
 
 /**
+ * Returns the body that `read` gives. Raises BodyTooLargeError when it gave none because the
+ * body is over `maxBytes`, and marks a read failure with this layer for the log.
+ */
+async function readWithinLimit<T extends Buffer>(
+  read: Promise<T | undefined>,
+  maxBytes: number,
+): Promise<T> {
+  let body: T | undefined
+  try {
+    body = await read
+  } catch (error) {
+    if (error instanceof FastBlocksError) {
+      Object.assign(error.details, { layer: 'limits', reason: 'body read failed' })
+    }
+    throw error
+  }
+  if (body === undefined) rejectTooLarge('body over the limit', maxBytes)
+  return body
+}
+
+/**
  * Reads the body of the Node request up to `maxBytes` and, when its `Content-Length` is true,
  * hands it to `@hono/node-server` as `incoming.rawBody`, the field that server reads a
  * request body from when it is set. `c.req.raw` then stays the server's own Request, and
@@ -150,16 +171,7 @@ async function bufferNodeBody(
   maxBytes: number,
   next: Next,
 ): Promise<void> {
-  let body: Buffer | undefined
-  try {
-    body = await readNodeBodyAtMost(incoming, maxBytes)
-  } catch (error) {
-    if (error instanceof FastBlocksError) {
-      Object.assign(error.details, { layer: 'limits', reason: 'body read failed' })
-    }
-    throw error
-  }
-  if (body === undefined) rejectTooLarge('body over the limit', maxBytes)
+  const body = await readWithinLimit(readNodeBodyAtMost(incoming, maxBytes), maxBytes)
 
   // A chunked body, or one whose declared length differs, gets a request whose headers state
   // the length that was read, as `bufferBody` gives.
@@ -231,16 +243,7 @@ async function bufferBody(
   next: Next,
 ): Promise<void> {
   // The declared length may be false and a chunked body has none: count the bytes read.
-  let body: Buffer<ArrayBuffer> | undefined
-  try {
-    body = await readAtMost(stream, maxBytes)
-  } catch (error) {
-    if (error instanceof FastBlocksError) {
-      Object.assign(error.details, { layer: 'limits', reason: 'body read failed' })
-    }
-    throw error
-  }
-  if (body === undefined) rejectTooLarge('body over the limit', maxBytes)
+  const body = await readWithinLimit(readAtMost(stream, maxBytes), maxBytes)
 
   c.req.raw = withBufferedBody(c.req.raw, body)
   rejectMalformedBodies(c.req)
