@@ -437,8 +437,8 @@ export class BoundedMemo<T> {
 
   /** Returns the value kept for `key`, or computes, keeps and returns it. */
   get(key: string, compute: () => T): T {
-    const kept = this.#values.get(key)
-    if (kept !== undefined || this.#values.has(key)) return kept as T
+    const cached = this.#values.get(key)
+    if (cached !== undefined || this.#values.has(key)) return cached as T
     const value = compute()
     if (this.#values.size >= this.#maxEntries) this.#values.clear()
     this.#values.set(key, value)
